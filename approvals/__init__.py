@@ -1,0 +1,1 @@
+"""Review queues and decisions: reader voice notes, reader applications, privileged changes."""

@@ -1,0 +1,1 @@
+"""Voice notes: decoding, validation, waveform and playable renditions."""

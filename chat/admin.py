@@ -1,0 +1,114 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.shortcuts import render
+
+from chat.models import ChatSession, Membership, Message
+from chat.services import message_redact, session_change_status
+from samia_chat.errors import ServiceError
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("user", "last_read_message_id", "joined_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _status_action(action: str, label: str):
+    def run(modeladmin, request, queryset):
+        done = 0
+        for session in queryset:
+            try:
+                session_change_status(session=session, user=request.user, action=action)
+                done += 1
+            except ServiceError as exc:
+                modeladmin.message_user(request, f"{session}: {exc.message}", messages.WARNING)
+        if done:
+            modeladmin.message_user(request, f"{label}: {done} session(s).", messages.SUCCESS)
+
+    run.__name__ = f"{action}_sessions"
+    run.short_description = f"{label} selected sessions"
+    return run
+
+
+@admin.register(ChatSession)
+class ChatSessionAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "status", "booking_ref", "service_name", "last_activity_at")
+    list_filter = ("kind", "status")
+    search_fields = ("booking_ref", "memberships__user__username")
+    readonly_fields = (
+        "last_message",
+        "created_by",
+        "created_at",
+        "status_changed_at",
+        "last_activity_at",
+    )
+    inlines = [MembershipInline]
+    actions = [
+        _status_action("pause", "Pause"),
+        _status_action("resume", "Resume"),
+        _status_action("lock", "Lock"),
+        _status_action("end", "End"),
+    ]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a reading is a record
+
+
+class RedactForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "session", "sender", "kind", "status", "short_body", "created_at")
+    list_filter = ("kind", "status")
+    search_fields = ("session__booking_ref", "sender__username", "body")
+    list_select_related = ("session", "sender")
+    readonly_fields = [f.name for f in Message._meta.fields]
+    actions = ["redact"]
+
+    @admin.display(description="Body")
+    def short_body(self, obj: Message) -> str:
+        return obj.body[:80]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Redact selected messages (with a reason)")
+    def redact(self, request, queryset):
+        if "apply" in request.POST:
+            form = RedactForm(request.POST)
+            if form.is_valid():
+                done = 0
+                for message in queryset:
+                    try:
+                        message_redact(
+                            message=message, user=request.user, reason=form.cleaned_data["reason"]
+                        )
+                        done += 1
+                    except ServiceError as exc:
+                        self.message_user(
+                            request, f"#{message.pk}: {exc.message}", messages.WARNING
+                        )
+                self.message_user(request, f"Redacted {done} message(s).", messages.SUCCESS)
+                return None
+        else:
+            form = RedactForm()
+        return render(
+            request,
+            "admin/chat/redact.html",
+            {
+                "form": form,
+                "messages_to_redact": queryset,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )

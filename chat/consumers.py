@@ -1,0 +1,134 @@
+"""The chat socket: one per browser tab, carrying events of all the user's sessions.
+
+The socket pushes; writes go over HTTP. Upward it carries only ephemeral signals (typing,
+ping). Close codes: 4401 not authenticated, 1008 too many frames, 1009 frame too large.
+Handshakes from a foreign Origin are refused before the consumer runs (HTTP 403).
+"""
+
+import json
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import events
+from chat.presence import presence_connect, presence_disconnect, presence_refresh
+from chat.selectors import followed_session_ids
+from samia_chat.realtime import group_forward, session_group, user_group
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+TYPING_MIN_INTERVAL_S = 2.0
+# channels-redis forgets group membership after a day; long-lived sockets re-join.
+GROUP_REFRESH_S = 3600.0
+
+
+def _frame_budget() -> tuple[int, float]:
+    count, _, period = settings.CHAT["RATE_SOCKET_FRAMES"].partition("/")
+    return int(count), float(period.rstrip("s") or 1)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept first so the client sees our close code, not a bare handshake failure.
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.session_ids: set[int] = set(await database_sync_to_async(followed_session_ids)(user))
+        self.typing_sent_at: dict[int, float] = {}
+        self.frame_limit, self.frame_period = _frame_budget()
+        self.window_start, self.window_frames = time.monotonic(), 0
+        await self._join_groups()
+        await self.accept()
+        if await database_sync_to_async(presence_connect)(user.pk):
+            await self._broadcast_presence(online=True)
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        for session_id in self.session_ids:
+            await self.channel_layer.group_discard(session_group(session_id), self.channel_name)
+        if await database_sync_to_async(presence_disconnect)(self.user.pk):
+            await self._broadcast_presence(online=False)
+
+    async def _join_groups(self) -> None:
+        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        for session_id in self.session_ids:
+            await self.channel_layer.group_add(session_group(session_id), self.channel_name)
+        self.groups_joined_at = time.monotonic()
+
+    async def _broadcast_presence(self, *, online: bool) -> None:
+        event = events.presence_event(user_id=self.user.pk, online=online)
+        for session_id in self.session_ids:
+            await group_forward(session_group(session_id), event)
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send(
+            text_data=json.dumps({"type": "error", "error": {"code": code, "message": message}})
+        )
+
+    def _over_frame_budget(self) -> bool:
+        now = time.monotonic()
+        if now - self.window_start >= self.frame_period:
+            self.window_start, self.window_frames = now, 0
+        self.window_frames += 1
+        return self.window_frames > self.frame_limit
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.CHAT["WS_MAX_FRAME_BYTES"]:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        if self._over_frame_budget():
+            await self.close(code=CLOSE_POLICY)
+            return
+        if text_data is None:
+            await self._error("BAD_FRAME", "Send JSON text frames.")
+            return
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            await self._error("BAD_JSON", "The frame is not valid JSON.")
+            return
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "ping":
+            await self._ping()
+        elif kind == "typing":
+            await self._typing(data.get("session_id"))
+        else:
+            await self._error("UNKNOWN_TYPE", "Known types are 'ping' and 'typing'.")
+
+    async def _ping(self) -> None:
+        await database_sync_to_async(presence_refresh)(self.user.pk)
+        if time.monotonic() - self.groups_joined_at > GROUP_REFRESH_S:
+            await self._join_groups()
+        await self.send(text_data='{"type":"pong"}')
+
+    async def _typing(self, session_id) -> None:
+        if not isinstance(session_id, int) or session_id not in self.session_ids:
+            await self._error("NOT_IN_SESSION", "You are not taking part in that session.")
+            return
+        now = time.monotonic()
+        if now - self.typing_sent_at.get(session_id, 0.0) < TYPING_MIN_INTERVAL_S:
+            return  # one typing signal per interval is all the other side needs
+        self.typing_sent_at[session_id] = now
+        event = events.typing_event(session_id=session_id, user=events.user_dict(self.user))
+        await group_forward(session_group(session_id), event)
+
+    # --- group handlers: forward only ---------------------------------------------------
+
+    async def forward(self, message: dict) -> None:
+        await self.send(text_data=json.dumps(message["event"]))
+
+    async def join_session(self, message: dict) -> None:
+        session_id = message["session_id"]
+        if session_id not in self.session_ids:
+            self.session_ids.add(session_id)
+            await self.channel_layer.group_add(session_group(session_id), self.channel_name)
+        await self.send(text_data=json.dumps(message["event"]))

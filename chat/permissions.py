@@ -1,0 +1,92 @@
+"""Who may see and change a session or a message: the one place these rules live.
+
+Outsiders get 404 (they never learn a session exists); people who may see a thing but not
+change it get 403. Staff are not participants: they read any session, read-only, and
+every such read is recorded as an access event here.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Prefetch
+from django.http import HttpRequest
+
+from chat.models import ChatSession, Membership, Message
+from samia_chat.audit import audit_event
+from samia_chat.errors import Forbidden, NotFound
+from samia_chat.models import SESSION_OPENER_ROLES, STAFF_ROLES, AccessEvent, Role, User
+
+NOT_FOUND = "No such session."
+
+
+@dataclass(frozen=True)
+class SessionAccess:
+    session: ChatSession
+    membership: Membership | None
+
+    @property
+    def is_member(self) -> bool:
+        return self.membership is not None
+
+
+def access_session(
+    user: User,
+    session_id: int,
+    *,
+    write: bool = False,
+    request: HttpRequest | None = None,
+) -> SessionAccess:
+    """Return the session and the caller's membership, or raise.
+
+    `write=True` means taking part (sending, marking read): members only. A staff read of
+    a session they are not in is recorded as an access event.
+    """
+    if not user.is_authenticated:
+        raise NotFound(NOT_FOUND)
+    session = (
+        ChatSession.objects.filter(pk=session_id)
+        .prefetch_related(
+            Prefetch("memberships", queryset=Membership.objects.select_related("user"))
+        )
+        .first()
+    )
+    if session is None:
+        raise NotFound(NOT_FOUND)
+    membership = next((m for m in session.memberships.all() if m.user_id == user.pk), None)
+    if membership is None:
+        if user.role not in STAFF_ROLES:
+            raise NotFound(NOT_FOUND)
+        if write:
+            raise Forbidden("Staff read sessions read-only.", code="READ_ONLY")
+        audit_event(
+            actor=user, action=AccessEvent.Action.STAFF_READ, target=session, request=request
+        )
+    return SessionAccess(session=session, membership=membership)
+
+
+def access_message(user: User, message_id: int, *, write: bool = False) -> Message:
+    """Return a message the user may see (and change, with `write`), or raise."""
+    message = Message.objects.select_related("session", "sender").filter(pk=message_id).first()
+    if message is None:
+        raise NotFound("No such message.")
+    access_session(user, message.session_id)
+    if write and message.sender_id != user.pk:
+        raise Forbidden("You can only change your own messages.", code="NOT_YOUR_MESSAGE")
+    return message
+
+
+STATUS_ACTIONS = ("pause", "resume", "lock", "end")
+
+
+def can_change_status(user: User, access: SessionAccess, action: str) -> bool:
+    """Staff may do any status action; a reader may only lock a session they take part in."""
+    if user.role in STAFF_ROLES:
+        return True
+    return action == "lock" and access.is_member and user.role == Role.READER
+
+
+def can_redact(user: User) -> bool:
+    return user.role in STAFF_ROLES
+
+
+def can_open_sessions(user: User) -> bool:
+    return user.role in SESSION_OPENER_ROLES

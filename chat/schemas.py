@@ -1,0 +1,89 @@
+"""Request and response shapes of the chat API (they become the OpenAPI schema)."""
+
+from datetime import datetime
+from typing import Literal
+
+from ninja import Schema
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    role: str
+
+
+class MemberOut(UserOut):
+    last_read_id: int
+    online: bool
+
+
+class ReplyPreviewOut(Schema):
+    id: int
+    sender: str | None
+    body: str
+    status: str
+
+
+class MessageOut(Schema):
+    id: int
+    session_id: int
+    sender: UserOut | None
+    kind: str
+    body: str
+    status: str
+    client_msg_id: str | None
+    reply_to: int | None
+    reply_preview: ReplyPreviewOut | None
+    created_at: datetime
+
+
+class SessionOut(Schema):
+    id: int
+    kind: str
+    status: str
+    booking_ref: str | None
+    service_name: str
+    scheduled_at: datetime | None
+    members: list[MemberOut]
+    unread_count: int
+    last_message: MessageOut | None
+    last_activity_at: datetime
+
+
+class MessagePageOut(Schema):
+    messages: list[MessageOut]
+    has_more: bool
+
+
+class SessionIn(Schema):
+    kind: Literal["reading"] = "reading"
+    client_id: int
+    reader_id: int
+    booking_ref: str
+    service_name: str = ""
+    scheduled_at: datetime | None = None
+
+
+class MessageIn(Schema):
+    kind: Literal["text"] = "text"
+    body: str
+    client_msg_id: str
+    reply_to: int | None = None
+
+
+class ReadIn(Schema):
+    up_to: int
+
+
+class ReadOut(Schema):
+    session_id: int
+    last_read_id: int
+
+
+class StatusIn(Schema):
+    action: Literal["pause", "resume", "lock", "end"]
+
+
+class RedactIn(Schema):
+    reason: str

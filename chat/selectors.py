@@ -1,0 +1,126 @@
+"""Reads: the inbox, one session, a page of messages. Each has a fixed query budget."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+
+from chat.events import message_dict, session_dict
+from chat.models import ChatSession, Membership, Message
+from chat.presence import online_user_ids
+from samia_chat.models import STAFF_ROLES, User
+
+STAFF_INBOX_SIZE = 100
+
+
+def _unread_subquery(user: User) -> Subquery:
+    """Messages after the member's read pointer, sent by someone else (system ones aside)."""
+    unread = (
+        Message.objects.filter(
+            session=OuterRef("session_id"),
+            id__gt=OuterRef("last_read_message_id"),
+            status=Message.Status.SENT,
+        )
+        .exclude(sender=user)
+        .exclude(kind=Message.Kind.SYSTEM)
+        .order_by()
+        .values("session")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Subquery(unread, output_field=IntegerField())
+
+
+def _with_members(sessions: QuerySet[ChatSession]) -> QuerySet[ChatSession]:
+    return sessions.select_related(
+        "last_message__sender", "last_message__reply_to__sender"
+    ).prefetch_related(
+        Prefetch("memberships", queryset=Membership.objects.select_related("user").order_by("id"))
+    )
+
+
+def _online_for(sessions: list[ChatSession]) -> set[int]:
+    return online_user_ids({m.user_id for s in sessions for m in s.memberships.all()})
+
+
+def sessions_for_inbox(user: User) -> list[dict[str, Any]]:
+    """The caller's sessions, most recent activity first, with unread counts.
+
+    Participants see their own sessions; staff see the most recently active sessions.
+    Three queries whatever the number of sessions.
+    """
+    if user.role in STAFF_ROLES and not Membership.objects.filter(user=user).exists():
+        sessions = list(
+            _with_members(ChatSession.objects.order_by("-last_activity_at"))[:STAFF_INBOX_SIZE]
+        )
+        online = _online_for(sessions)
+        return [session_dict(s, online=online, unread_count=0) for s in sessions]
+
+    memberships = list(
+        Membership.objects.filter(user=user)
+        .annotate(unread=_unread_subquery(user))
+        .order_by("-session__last_activity_at")
+    )
+    unread_by_session = {m.session_id: m.unread or 0 for m in memberships}
+    sessions = {
+        s.pk: s for s in _with_members(ChatSession.objects.filter(pk__in=unread_by_session))
+    }
+    ordered = [sessions[m.session_id] for m in memberships]
+    online = _online_for(ordered)
+    return [session_dict(s, online=online, unread_count=unread_by_session[s.pk]) for s in ordered]
+
+
+def session_detail(session: ChatSession, *, viewer: User) -> dict[str, Any]:
+    session = _with_members(ChatSession.objects.filter(pk=session.pk)).get()
+    unread = 0
+    membership = next((m for m in session.memberships.all() if m.user_id == viewer.pk), None)
+    if membership is not None:
+        unread = (
+            Message.objects.filter(
+                session=session,
+                id__gt=membership.last_read_message_id,
+                status=Message.Status.SENT,
+            )
+            .exclude(Q(sender=viewer) | Q(kind=Message.Kind.SYSTEM))
+            .count()
+        )
+    return session_dict(session, online=_online_for([session]), unread_count=unread)
+
+
+def messages_page(
+    session: ChatSession,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """A page of a session's messages in ascending order.
+
+    `after`: the oldest messages newer than that id (catch-up). Otherwise the newest
+    messages, older than `before` when given (scrolling back). `has_more` says whether
+    another page lies in the direction asked for. One query.
+    """
+    limit = min(max(1, limit or settings.CHAT["PAGE_SIZE"]), settings.CHAT["PAGE_MAX"])
+    qs = Message.objects.filter(session=session).select_related("sender", "reply_to__sender")
+    if after is not None:
+        qs = qs.filter(id__gt=after)
+    if before is not None:
+        qs = qs.filter(id__lt=before)
+    if after is not None:
+        rows = list(qs.order_by("id")[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+    else:
+        rows = list(qs.order_by("-id")[: limit + 1])
+        has_more = len(rows) > limit
+        rows = rows[:limit][::-1]
+    return {"messages": [message_dict(m) for m in rows], "has_more": has_more}
+
+
+def followed_session_ids(user: User) -> list[int]:
+    """Sessions a user's sockets follow: the ones they take part in that have not ended."""
+    return list(
+        Membership.objects.filter(user=user)
+        .exclude(session__status=ChatSession.Status.ENDED)
+        .values_list("session_id", flat=True)
+    )

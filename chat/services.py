@@ -1,0 +1,306 @@
+"""Writes to conversations. Each service checks the rules, writes, audits, and broadcasts
+after commit. Callers have already authorised the user with chat.permissions."""
+
+import re
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat import events
+from chat.models import ChatSession, Membership, Message
+from chat.presence import online_user_ids
+from samia_chat.audit import audit_event
+from samia_chat.errors import Conflict, Forbidden, Invalid
+from samia_chat.models import AccessEvent, Role, User
+from samia_chat.realtime import broadcast_on_commit, join_session_on_commit, session_group
+
+CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[set[str], str]] = {
+    "pause": ({ChatSession.Status.ACTIVE}, ChatSession.Status.PAUSED),
+    "resume": ({ChatSession.Status.PAUSED}, ChatSession.Status.ACTIVE),
+    "lock": ({ChatSession.Status.ACTIVE, ChatSession.Status.PAUSED}, ChatSession.Status.LOCKED),
+    "end": (
+        {ChatSession.Status.ACTIVE, ChatSession.Status.PAUSED, ChatSession.Status.LOCKED},
+        ChatSession.Status.ENDED,
+    ),
+}
+STATUS_NOTICES = {
+    "pause": "{user} paused the session.",
+    "resume": "{user} resumed the session.",
+    "lock": "{user} locked the session. The reading is over; the chat is now read-only.",
+    "end": "{user} ended the session.",
+}
+
+
+def _lock_session(session_id: int) -> ChatSession:
+    return ChatSession.objects.select_for_update().get(pk=session_id)
+
+
+def _message_insert(session: ChatSession, **fields) -> tuple[Message, int | None]:
+    """Insert a message into a locked session and move the session's pointers.
+
+    Every message goes through here so that `previous_id` in the broadcast always names
+    the message before it, which is how clients detect a missed push.
+    """
+    previous_id = session.last_message_id
+    message = Message.objects.create(session=session, **fields)
+    session.last_message = message
+    session.last_activity_at = message.created_at
+    session.save(
+        update_fields=[
+            "last_message",
+            "last_activity_at",
+            "client_text_chars_used",
+            "client_voice_seconds_used",
+            "images_used",
+        ]
+    )
+    return message, previous_id
+
+
+def _session_payload(session: ChatSession) -> dict:
+    session = (
+        ChatSession.objects.select_related("last_message__sender", "last_message__reply_to__sender")
+        .prefetch_related("memberships__user")
+        .get(pk=session.pk)
+    )
+    online = online_user_ids(m.user_id for m in session.memberships.all())
+    return events.session_dict(session, online=online)
+
+
+def _broadcast_new_message(message: Message, previous_id: int | None) -> None:
+    message = Message.objects.select_related("sender", "reply_to__sender").get(pk=message.pk)
+    broadcast_on_commit(
+        session_group(message.session_id), events.message_created_event(message, previous_id)
+    )
+
+
+def _system_message(session: ChatSession, body: str) -> Message:
+    message, previous_id = _message_insert(session, kind=Message.Kind.SYSTEM, body=body)
+    _broadcast_new_message(message, previous_id)
+    return message
+
+
+@transaction.atomic
+def session_open(
+    *,
+    opened_by: User,
+    client: User,
+    reader: User,
+    booking_ref: str,
+    service_name: str = "",
+    scheduled_at: datetime | None = None,
+    kind: str = ChatSession.Kind.READING,
+) -> ChatSession:
+    """Open a session between a client and a reader; both are told in real time."""
+    if client.role != Role.CLIENT or not client.is_active:
+        raise Invalid("client_id must name an active client.", code="INVALID_MEMBER")
+    if reader.role != Role.READER or not reader.is_active:
+        raise Invalid("reader_id must name an active reader.", code="INVALID_MEMBER")
+    booking_ref = (booking_ref or "").strip()
+    if kind == ChatSession.Kind.READING and not booking_ref:
+        raise Invalid("A reading needs its booking_ref.", code="BOOKING_REF_REQUIRED")
+    if booking_ref and ChatSession.objects.filter(booking_ref=booking_ref).exists():
+        raise Conflict("A session already exists for this booking.", code="BOOKING_EXISTS")
+    try:
+        with transaction.atomic():
+            session = ChatSession.objects.create(
+                kind=kind,
+                booking_ref=booking_ref or None,
+                service_name=service_name,
+                scheduled_at=scheduled_at,
+                created_by=opened_by,
+            )
+    except IntegrityError:
+        # Lost a race with another request for the same booking.
+        raise Conflict(
+            "A session already exists for this booking.", code="BOOKING_EXISTS"
+        ) from None
+    Membership.objects.bulk_create(
+        [Membership(session=session, user=client), Membership(session=session, user=reader)]
+    )
+    session = _lock_session(session.pk)
+    _system_message(session, f"{service_name or 'Reading'} with {reader.public_name} started.")
+    audit_event(
+        actor=opened_by,
+        action=AccessEvent.Action.SESSION_OPENED,
+        target=session,
+        detail={"booking_ref": booking_ref, "client": client.pk, "reader": reader.pk},
+    )
+    event = events.session_updated_event(_session_payload(session))
+    for user in (client, reader):
+        join_session_on_commit(user.pk, session.pk, event)
+    return session
+
+
+def _validate_text(body: str) -> str:
+    if not body or not body.strip():
+        raise Invalid("A message cannot be empty.", code="BLANK_MESSAGE")
+    limit = settings.CHAT["MESSAGE_MAX_CHARS"]
+    if len(body) > limit:
+        raise Invalid(f"A message can be at most {limit} characters.", code="MESSAGE_TOO_LONG")
+    return body
+
+
+@transaction.atomic
+def message_send(
+    *,
+    session: ChatSession,
+    sender: User,
+    body: str,
+    client_msg_id: str,
+    reply_to_id: int | None = None,
+) -> tuple[Message, bool]:
+    """Send a text message. Returns (message, created).
+
+    Idempotent on (session, sender, client_msg_id): a retry returns the message the first
+    attempt made, with created=False, and broadcasts nothing. The session row is locked,
+    which serialises sends per session so ids follow commit order.
+    """
+    if not CLIENT_MSG_ID_RE.match(client_msg_id or ""):
+        raise Invalid(
+            "client_msg_id must be 1-64 letters, digits or . _ : -", code="INVALID_CLIENT_MSG_ID"
+        )
+    body = _validate_text(body)
+    session = _lock_session(session.pk)
+    existing = (
+        Message.objects.select_related("sender", "reply_to__sender")
+        .filter(session=session, sender=sender, client_msg_id=client_msg_id)
+        .first()
+    )
+    if existing is not None:
+        if existing.body != body and not existing.is_tombstone:
+            raise Conflict(
+                "This client_msg_id was already used for a different message.",
+                code="CLIENT_MSG_ID_REUSED",
+            )
+        return existing, False
+    if session.status != ChatSession.Status.ACTIVE:
+        raise Conflict(
+            f"This session is {session.get_status_display().lower()}; it accepts no messages.",
+            code="SESSION_INACTIVE",
+        )
+    if (
+        reply_to_id is not None
+        and not Message.objects.filter(pk=reply_to_id, session=session).exists()
+    ):
+        raise Invalid("reply_to must be a message of this session.", code="INVALID_REPLY")
+    if sender.role == Role.CLIENT:
+        if session.client_text_chars_used + len(body) > session.client_text_quota_chars:
+            raise Conflict("You have used this session's text allowance.", code="QUOTA_EXCEEDED")
+        session.client_text_chars_used += len(body)
+    message, previous_id = _message_insert(
+        session,
+        sender=sender,
+        kind=Message.Kind.TEXT,
+        body=body,
+        client_msg_id=client_msg_id,
+        reply_to_id=reply_to_id,
+    )
+    # Your own message is read by you.
+    Membership.objects.filter(session=session, user=sender).update(last_read_message_id=message.pk)
+    _broadcast_new_message(message, previous_id)
+    return Message.objects.select_related("sender", "reply_to__sender").get(pk=message.pk), True
+
+
+def _broadcast_update(message: Message) -> Message:
+    message = Message.objects.select_related("sender", "reply_to__sender").get(pk=message.pk)
+    broadcast_on_commit(session_group(message.session_id), events.message_updated_event(message))
+    return message
+
+
+@transaction.atomic
+def message_delete(*, message: Message, user: User) -> Message:
+    """Turn the user's own recent message into a tombstone for everyone."""
+    message = Message.objects.select_for_update().select_related("session").get(pk=message.pk)
+    if message.sender_id != user.pk:
+        raise Forbidden("You can only delete your own messages.", code="NOT_YOUR_MESSAGE")
+    if message.is_tombstone:
+        raise Conflict("This message is already deleted.", code="ALREADY_DELETED")
+    window = timedelta(seconds=settings.CHAT["DELETE_WINDOW_SECONDS"])
+    if timezone.now() - message.created_at > window:
+        raise Forbidden(
+            "Messages can only be deleted in the first minutes after sending.",
+            code="DELETE_WINDOW_PASSED",
+        )
+    if message.session.status != ChatSession.Status.ACTIVE:
+        raise Conflict("This session is closed; its record cannot change.", code="SESSION_INACTIVE")
+    message.status = Message.Status.DELETED
+    message.body = ""
+    message.deleted_at = timezone.now()
+    message.save(update_fields=["status", "body", "deleted_at"])
+    return _broadcast_update(message)
+
+
+@transaction.atomic
+def message_redact(*, message: Message, user: User, reason: str) -> Message:
+    """Staff remove a message's content, with a reason kept for the audit."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("A redaction needs a reason.", code="REASON_REQUIRED")
+    if len(reason) > 500:
+        raise Invalid("The reason can be at most 500 characters.", code="REASON_TOO_LONG")
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    if message.status == Message.Status.REDACTED:
+        raise Conflict("This message is already redacted.", code="ALREADY_REDACTED")
+    message.status = Message.Status.REDACTED
+    message.body = ""
+    message.redacted_by = user
+    message.redaction_reason = reason
+    message.deleted_at = timezone.now()
+    message.save(update_fields=["status", "body", "redacted_by", "redaction_reason", "deleted_at"])
+    audit_event(
+        actor=user, action=AccessEvent.Action.REDACTION, target=message, detail={"reason": reason}
+    )
+    return _broadcast_update(message)
+
+
+def session_mark_read(*, membership: Membership, up_to: int) -> int:
+    """Move the member's read pointer forward (never back). Returns the pointer."""
+    session = ChatSession.objects.only("last_message_id").get(pk=membership.session_id)
+    up_to = min(up_to, session.last_message_id or 0)
+    with transaction.atomic():
+        moved = Membership.objects.filter(pk=membership.pk, last_read_message_id__lt=up_to).update(
+            last_read_message_id=up_to
+        )
+        if moved:
+            broadcast_on_commit(
+                session_group(membership.session_id),
+                events.read_event(
+                    session_id=membership.session_id, user_id=membership.user_id, up_to=up_to
+                ),
+            )
+    return max(up_to, membership.last_read_message_id)
+
+
+@transaction.atomic
+def session_change_status(*, session: ChatSession, user: User, action: str) -> ChatSession:
+    """Pause, resume, lock or end a session; members see it at once."""
+    if action not in TRANSITIONS:
+        raise Invalid("action must be pause, resume, lock or end.", code="INVALID_ACTION")
+    allowed_from, target = TRANSITIONS[action]
+    session = _lock_session(session.pk)
+    if session.status not in allowed_from:
+        raise Conflict(
+            f"A {session.get_status_display().lower()} session cannot be {action}ed.",
+            code="INVALID_TRANSITION",
+        )
+    previous = session.status
+    session.status = target
+    session.status_changed_at = timezone.now()
+    session.save(update_fields=["status", "status_changed_at"])
+    _system_message(session, STATUS_NOTICES[action].format(user=user.public_name))
+    audit_event(
+        actor=user,
+        action=AccessEvent.Action.SESSION_STATUS,
+        target=session,
+        detail={"from": previous, "to": target},
+    )
+    broadcast_on_commit(
+        session_group(session.pk), events.session_updated_event(_session_payload(session))
+    )
+    return session

@@ -1,0 +1,101 @@
+"""The kernel's data: users with their one role, refresh tokens, access events."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    CLIENT = "client", _("Client")
+    READER = "reader", _("Reader")
+    MONITOR = "monitor", _("Monitor")
+    ADMIN = "admin", _("Admin")
+    SUPER_ADMIN = "super_admin", _("Super admin")
+
+
+STAFF_ROLES = frozenset({Role.MONITOR, Role.ADMIN, Role.SUPER_ADMIN})
+SESSION_OPENER_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
+
+
+class User(AbstractUser):
+    """A person using SAMIA Chat. Exactly one role; staff roles also reach the admin."""
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLIENT)
+    display_name = models.CharField(max_length=80, blank=True)
+
+    @property
+    def is_staff_role(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def public_name(self) -> str:
+        return self.display_name or self.username
+
+    def save(self, *args, **kwargs) -> None:
+        # Django admin access follows the role, so there is one source of truth.
+        self.is_staff = self.role in STAFF_ROLES or self.is_superuser
+        super().save(*args, **kwargs)
+
+
+class RefreshToken(models.Model):
+    """A rotating refresh token. Only its SHA-256 is stored; each use replaces it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="refresh_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    family = models.CharField(max_length=32, db_index=True)
+    # The user's password fingerprint when issued: a password change invalidates it.
+    fingerprint = models.CharField(max_length=24)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"refresh token of {self.user_id} ({self.family[:8]})"
+
+
+class AccessEvent(models.Model):
+    """An audited access: logins, failed logins, staff reads, token use, redactions.
+
+    Model changes are recorded by django-auditlog; these are the events that change no
+    row but still matter (who looked at what, who failed to log in).
+    """
+
+    class Action(models.TextChoices):
+        LOGIN = "login", _("Login")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        LOGOUT = "logout", _("Logout")
+        TOKEN_ISSUED = "token_issued", _("Token issued")
+        TOKEN_REUSED = "token_reused", _("Refresh token reused")
+        STAFF_READ = "staff_read", _("Staff read")
+        SESSION_OPENED = "session_opened", _("Session opened")
+        SESSION_STATUS = "session_status", _("Session status changed")
+        REDACTION = "redaction", _("Message redacted")
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="access_events",
+    )
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.target_type} {self.target_id}".strip()

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from chat.api import router as chat_router
+from samia_chat import health, views
+from samia_chat.api import api
+
+api.add_router("/", chat_router)
+
+admin.site.site_header = "SAMIA Chat staff console"
+admin.site.site_title = "SAMIA Chat"
+admin.site.index_title = "Moderation and operations"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("login/", views.SamiaLoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("", include("chat.urls")),
+]
