@@ -83,6 +83,9 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> JsonResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> JsonResponse:
+    # django-ninja reports an unparsable body as HttpError(400), not a ValidationError.
+    if exc.status_code == 400 and exc.message.startswith("Cannot parse request body"):
+        return error_response(400, "BAD_JSON", "The request body is not valid JSON.")
     code = {403: "CSRF_FAILED" if "CSRF" in exc.message else "FORBIDDEN", 404: "NOT_FOUND"}
     return error_response(exc.status_code, code.get(exc.status_code, "ERROR"), exc.message)
 

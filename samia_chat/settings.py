@@ -119,7 +119,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
+            "NAME": os.environ.get("SQLITE_PATH") or VAR_DIR / "db.sqlite3",
             "OPTIONS": {
                 # Daphne serves requests from threads: take the write lock at BEGIN so
                 # concurrent writers queue instead of failing with "database is locked".

@@ -83,9 +83,20 @@ def token_pair_issue(*, user: User) -> dict[str, str]:
     }
 
 
-@transaction.atomic
 def token_pair_refresh(*, refresh: str) -> dict[str, str]:
-    """Trade a refresh token for a new pair. The old one can never be used again."""
+    """Trade a refresh token for a new pair. The old one can never be used again.
+
+    A refusal that revokes tokens (reuse, password change) commits the revocation before
+    raising; raising inside the transaction would roll it back.
+    """
+    result = _refresh_rotate(refresh)
+    if isinstance(result, Unauthenticated):
+        raise result
+    return result
+
+
+@transaction.atomic
+def _refresh_rotate(refresh: str) -> dict[str, str] | Unauthenticated:
     now = timezone.now()
     row = (
         RefreshToken.objects.select_for_update()
@@ -94,20 +105,20 @@ def token_pair_refresh(*, refresh: str) -> dict[str, str]:
         .first()
     )
     if row is None or row.revoked_at is not None:
-        raise Unauthenticated("The refresh token is not valid.", code="TOKEN_INVALID")
+        return Unauthenticated("The refresh token is not valid.", code="TOKEN_INVALID")
     if row.used_at is not None:
         # A rotated token came back: whoever holds the family is not to be trusted.
         RefreshToken.objects.filter(family=row.family, revoked_at__isnull=True).update(
             revoked_at=now
         )
-        raise Unauthenticated("The refresh token was already used.", code="TOKEN_REUSED")
+        return Unauthenticated("The refresh token was already used.", code="TOKEN_REUSED")
     if row.expires_at <= now or not row.user.is_active:
-        raise Unauthenticated("The refresh token has expired.", code="TOKEN_EXPIRED")
+        return Unauthenticated("The refresh token has expired.", code="TOKEN_EXPIRED")
     if not secrets.compare_digest(row.fingerprint, _fingerprint(row.user)):
         # The password changed since this token was issued.
         row.revoked_at = now
         row.save(update_fields=["revoked_at"])
-        raise Unauthenticated("The refresh token is no longer valid.", code="TOKEN_INVALID")
+        return Unauthenticated("The refresh token is no longer valid.", code="TOKEN_INVALID")
     row.used_at = now
     row.save(update_fields=["used_at"])
     return {

@@ -1,0 +1,49 @@
+# SAMIA Chat. `make run` starts the app on a fresh machine; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run setup setup-test browser-deps test test-unit test-browser lint format
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+
+setup-test: $(BIN)/python browser-deps
+	$(BIN)/pip install -q -r requirements-dev.txt
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads one).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; }
+
+run: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "SAMIA Chat on http://$(HOST):$(PORT)/"
+	$(BIN)/daphne -b $(HOST) -p $(PORT) samia_chat.asgi:application
+
+# Unit, API and socket tests first; the browser tests in their own process, because
+# Playwright's sync API and pytest-asyncio do not share one event loop.
+test: setup-test test-unit test-browser
+
+test-unit:
+	$(BIN)/pytest tests --ignore=tests/browser -q
+
+test-browser:
+	$(BIN)/pytest tests/browser -q -p no:asyncio -W ignore::pytest.PytestConfigWarning
+
+lint: $(BIN)/python
+	$(BIN)/pip install -q ruff==0.17.5
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

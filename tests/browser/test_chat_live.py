@@ -1,0 +1,105 @@
+"""Two people chatting in two real browsers, through Daphne, with a network drop."""
+
+import pytest
+
+from chat.services import session_open
+from samia_chat.models import Role, User
+from tests.browser.conftest import SCREENSHOTS, save_side_by_side
+
+pytestmark = pytest.mark.browser
+PASSWORD = "a-long-test-password-42"
+
+
+def _person(username: str, display_name: str, role: str) -> User:
+    user = User(username=username, display_name=display_name, role=role)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def reading():
+    client = _person("layla", "Layla", Role.CLIENT)
+    reader = _person("noor", "Noor", Role.READER)
+    admin = _person("adam", "Adam", Role.ADMIN)
+    return session_open(
+        opened_by=admin,
+        client=client,
+        reader=reader,
+        booking_ref="BK-1001",
+        service_name="Celtic Cross reading",
+    )
+
+
+def _texts(page) -> list[str]:
+    """The text of every chat bubble, top to bottom (quotes and times left out)."""
+    bubbles = page.locator("#messages li.msg--mine .bubble, #messages li.msg--theirs .bubble")
+    return bubbles.evaluate_all(
+        "nodes => nodes.map(n => [...n.childNodes].find(c => c.nodeType === 3).textContent)"
+    )
+
+
+def _send(page, text: str) -> None:
+    page.fill("#composer-input", text)
+    page.keyboard.press("Enter")
+
+
+def test_client_and_reader_chat_live_and_nothing_is_lost_while_offline(
+    browser, daphne_server, login, reading
+):
+    _, client = login("layla", PASSWORD, width=390, height=760)
+    reader_ctx, reader = login("noor", PASSWORD, width=1024, height=760)
+    for page in (client, reader):
+        page.click(f".session-item[data-session-id='{reading.pk}'] a")
+        page.wait_for_selector("body[data-realtime=open]")
+
+    _send(client, "Good evening Noor, I have a question about my work.")
+    reader.locator("#messages").get_by_text("I have a question about my work.").wait_for()
+    reader.fill("#composer-input", "Welcome Layla")
+    client.get_by_text("Noor is typing…").wait_for()
+    reader.keyboard.press("Enter")
+    client.locator("#messages").get_by_text("Welcome Layla").wait_for()
+    # The client has read the reader's message: the reader's ticks turn to read.
+    reader.locator("#messages li.msg--mine .ticks--read").wait_for()
+
+    reader_ctx.set_offline(True)
+    reader.wait_for_selector("#conn-banner:not([hidden])")
+    for n in (1, 2, 3):
+        _send(client, f"While you were away, part {n}")
+    # The client's copies are acknowledged (no clock icon left).
+    client.wait_for_function(
+        "() => document.querySelectorAll('#messages .msg--pending').length === 0"
+        " && [...document.querySelectorAll('#messages .bubble')]"
+        ".filter(b => b.textContent.includes('part 3')).length === 1"
+    )
+    assert reader.locator("#messages").get_by_text("While you were away").count() == 0
+
+    reader_ctx.set_offline(False)
+    reader.wait_for_selector("#conn-banner", state="hidden")
+    reader.locator("#messages").get_by_text("While you were away, part 3").wait_for()
+
+    texts = [t for t in _texts(reader) if "While you were away" in t]
+    assert texts == [f"While you were away, part {n}" for n in (1, 2, 3)]
+    assert _texts(reader) == _texts(client)
+    # The reader has now read everything: no unread badge, and the client sees read ticks.
+    reader.wait_for_selector(".session-item .unread", state="detached")
+    client.locator("#messages li.msg--mine").last.locator(".ticks--read").wait_for()
+
+    save_side_by_side(browser, [client, reader], SCREENSHOTS / "chat-client-and-reader.png")
+
+
+def test_reader_locks_session_and_both_sides_turn_read_only(browser, daphne_server, login, reading):
+    _, client = login("layla", PASSWORD)
+    _, reader = login("noor", PASSWORD, width=1024)
+    for page in (client, reader):
+        page.click(f".session-item[data-session-id='{reading.pk}'] a")
+        page.wait_for_selector("body[data-realtime=open]")
+
+    reader.once("dialog", lambda dialog: dialog.accept())
+    reader.click("#status-actions button:text('lock')")
+
+    for page in (client, reader):
+        page.get_by_text("This reading is over. The conversation is read-only.").wait_for()
+        assert page.locator("#composer-input").is_disabled()
+        assert page.locator("#status-pill").inner_text().lower() == "locked"
+    client.locator("#messages").get_by_text("locked the session").wait_for()
