@@ -2,7 +2,7 @@
 selector, and returns the shapes in chat.schemas."""
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from chat import selectors, services
 from chat.events import message_dict
@@ -61,7 +61,7 @@ def session_create(request: HttpRequest, payload: SessionIn):
         service_name=payload.service_name,
         scheduled_at=payload.scheduled_at,
     )
-    return 201, selectors.session_detail(session, viewer=user)
+    return Status(201, selectors.session_detail(session, viewer=user))
 
 
 @router.get("/sessions/{session_id}", response={200: SessionOut, **ERRORS})
@@ -94,7 +94,7 @@ def message_create(request: HttpRequest, session_id: int, payload: MessageIn):
         client_msg_id=payload.client_msg_id,
         reply_to_id=payload.reply_to,
     )
-    return (201 if created else 200), message_dict(message)
+    return Status(201 if created else 200, message_dict(message))
 
 
 @router.post("/sessions/{session_id}/read", response={200: ReadOut, **ERRORS})

@@ -8,7 +8,8 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from chat.models import ChatSession, Message
+        from chat.models import ChatSession
 
+        # Messages are a record of their own (tombstones keep who and when; redactions are
+        # access events): logging every insert would double the write cost of a send.
         auditlog.register(ChatSession, include_fields=["status", "booking_ref", "kind"])
-        auditlog.register(Message, include_fields=["status", "redaction_reason"])

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
+
 from chat.models import ChatSession, Membership, Message
 from samia_chat.models import User
 
@@ -24,8 +26,12 @@ def user_dict(user: User) -> dict[str, Any]:
     }
 
 
+_ENCODER = DjangoJSONEncoder()
+
+
 def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
+    # The encoder the API responses use, so a message reads the same over HTTP and socket.
+    return _ENCODER.default(value) if value is not None else None
 
 
 def message_dict(message: Message) -> dict[str, Any]:

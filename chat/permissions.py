@@ -7,7 +7,6 @@ every such read is recorded as an access event here.
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
 from django.http import HttpRequest
 
 from chat.models import ChatSession, Membership, Message
@@ -42,25 +41,22 @@ def access_session(
     """
     if not user.is_authenticated:
         raise NotFound(NOT_FOUND)
-    session = (
-        ChatSession.objects.filter(pk=session_id)
-        .prefetch_related(
-            Prefetch("memberships", queryset=Membership.objects.select_related("user"))
-        )
+    # Members are the hot path (every send): one query for membership and session.
+    membership = (
+        Membership.objects.select_related("session")
+        .filter(session_id=session_id, user=user)
         .first()
     )
-    if session is None:
+    if membership is not None:
+        membership.user = user
+        return SessionAccess(session=membership.session, membership=membership)
+    session = ChatSession.objects.filter(pk=session_id).first()
+    if session is None or user.role not in STAFF_ROLES:
         raise NotFound(NOT_FOUND)
-    membership = next((m for m in session.memberships.all() if m.user_id == user.pk), None)
-    if membership is None:
-        if user.role not in STAFF_ROLES:
-            raise NotFound(NOT_FOUND)
-        if write:
-            raise Forbidden("Staff read sessions read-only.", code="READ_ONLY")
-        audit_event(
-            actor=user, action=AccessEvent.Action.STAFF_READ, target=session, request=request
-        )
-    return SessionAccess(session=session, membership=membership)
+    if write:
+        raise Forbidden("Staff read sessions read-only.", code="READ_ONLY")
+    audit_event(actor=user, action=AccessEvent.Action.STAFF_READ, target=session, request=request)
+    return SessionAccess(session=session, membership=None)
 
 
 def access_message(user: User, message_id: int, *, write: bool = False) -> Message:

@@ -44,20 +44,20 @@ def _message_insert(session: ChatSession, **fields) -> tuple[Message, int | None
     """Insert a message into a locked session and move the session's pointers.
 
     Every message goes through here so that `previous_id` in the broadcast always names
-    the message before it, which is how clients detect a missed push.
+    the message before it, which is how clients detect a missed push. The caller sets
+    `sender` and `reply_to` as loaded objects, so the message serialises without a query.
     """
     previous_id = session.last_message_id
     message = Message.objects.create(session=session, **fields)
     session.last_message = message
     session.last_activity_at = message.created_at
-    session.save(
-        update_fields=[
-            "last_message",
-            "last_activity_at",
-            "client_text_chars_used",
-            "client_voice_seconds_used",
-            "images_used",
-        ]
+    # A queryset update: no model signals (auditlog would diff the row on every message).
+    ChatSession.objects.filter(pk=session.pk).update(
+        last_message=message,
+        last_activity_at=message.created_at,
+        client_text_chars_used=session.client_text_chars_used,
+        client_voice_seconds_used=session.client_voice_seconds_used,
+        images_used=session.images_used,
     )
     return message, previous_id
 
@@ -73,7 +73,6 @@ def _session_payload(session: ChatSession) -> dict:
 
 
 def _broadcast_new_message(message: Message, previous_id: int | None) -> None:
-    message = Message.objects.select_related("sender", "reply_to__sender").get(pk=message.pk)
     broadcast_on_commit(
         session_group(message.session_id), events.message_created_event(message, previous_id)
     )
@@ -184,11 +183,13 @@ def message_send(
             f"This session is {session.get_status_display().lower()}; it accepts no messages.",
             code="SESSION_INACTIVE",
         )
-    if (
-        reply_to_id is not None
-        and not Message.objects.filter(pk=reply_to_id, session=session).exists()
-    ):
-        raise Invalid("reply_to must be a message of this session.", code="INVALID_REPLY")
+    reply_to = None
+    if reply_to_id is not None:
+        reply_to = (
+            Message.objects.select_related("sender").filter(pk=reply_to_id, session=session).first()
+        )
+        if reply_to is None:
+            raise Invalid("reply_to must be a message of this session.", code="INVALID_REPLY")
     if sender.role == Role.CLIENT:
         if session.client_text_chars_used + len(body) > session.client_text_quota_chars:
             raise Conflict("You have used this session's text allowance.", code="QUOTA_EXCEEDED")
@@ -199,12 +200,12 @@ def message_send(
         kind=Message.Kind.TEXT,
         body=body,
         client_msg_id=client_msg_id,
-        reply_to_id=reply_to_id,
+        reply_to=reply_to,
     )
     # Your own message is read by you.
     Membership.objects.filter(session=session, user=sender).update(last_read_message_id=message.pk)
     _broadcast_new_message(message, previous_id)
-    return Message.objects.select_related("sender", "reply_to__sender").get(pk=message.pk), True
+    return message, True
 
 
 def _broadcast_update(message: Message) -> Message:

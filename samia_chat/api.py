@@ -5,7 +5,7 @@ import logging
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, JsonResponse
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
@@ -146,7 +146,7 @@ def token_refresh(request: HttpRequest, payload: RefreshIn):
 @api.post("/auth/logout", auth=None, response={204: None})
 def token_logout(request: HttpRequest, payload: RefreshIn):
     tokens.token_revoke(refresh=payload.refresh)
-    return 204, None
+    return Status(204, None)
 
 
 @api.get("/me", response=MeOut)
