@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup setup-test browser-deps test test-unit test-browser lint format
+.PHONY: run setup setup-test browser-deps test test-unit test-browser lint format bench bench-quick setup-bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,16 @@ lint: $(BIN)/python
 format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The load harness: starts Daphne on PostgreSQL + Redis, drives the workloads, and rewrites
+# docs/performance.md from the run (about 10 minutes). bench-quick only checks it works.
+setup-bench: setup-test
+	$(BIN)/pip install -q -r bench/requirements.txt
+
+bench: setup-bench
+	scripts/services.sh
+	$(BIN)/python -m bench.harness
+
+bench-quick: setup-bench
+	scripts/services.sh
+	$(BIN)/python -m bench.harness --quick
