@@ -40,13 +40,6 @@ class ChatSessionAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "status", "booking_ref", "service_name", "last_activity_at")
     list_filter = ("kind", "status")
     search_fields = ("booking_ref", "memberships__user__username")
-    readonly_fields = (
-        "last_message",
-        "created_by",
-        "created_at",
-        "status_changed_at",
-        "last_activity_at",
-    )
     inlines = [MembershipInline]
     actions = [
         _status_action("pause", "Pause"),
@@ -55,8 +48,16 @@ class ChatSessionAdmin(admin.ModelAdmin):
         _status_action("end", "End"),
     ]
 
+    def has_add_permission(self, request) -> bool:
+        return False  # sessions open through the API or seed_demo (session_open)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a reading is a record
+
+    def get_readonly_fields(self, request, obj=None):
+        # Status changes go through the actions (session_change_status), which tell the
+        # members and write the system message; nothing is edited in place.
+        return [f.name for f in ChatSession._meta.fields]
 
 
 class RedactForm(forms.Form):

@@ -1,7 +1,8 @@
 """The chat socket: one per browser tab, carrying events of all the user's sessions.
 
 The socket pushes; writes go over HTTP. Upward it carries only ephemeral signals (typing,
-ping). Close codes: 4401 not authenticated, 1008 too many frames, 1009 frame too large.
+ping). Close codes: 4401 not authenticated, 4408 too many frames, 4409 frame too large
+(the 4000 range mirrors 1008/1009, which an application may not send through Daphne).
 Handshakes from a foreign Origin are refused before the consumer runs (HTTP 403).
 """
 
@@ -18,8 +19,8 @@ from chat.selectors import followed_session_ids
 from samia_chat.realtime import group_forward, session_group, user_group
 
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
+CLOSE_TOO_MANY_FRAMES = 4408
+CLOSE_TOO_BIG = 4409
 TYPING_MIN_INTERVAL_S = 2.0
 # channels-redis forgets group membership after a day; long-lived sockets re-join.
 GROUP_REFRESH_S = 3600.0
@@ -86,7 +87,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_BIG)
             return
         if self._over_frame_budget():
-            await self.close(code=CLOSE_POLICY)
+            await self.close(code=CLOSE_TOO_MANY_FRAMES)
             return
         if text_data is None:
             await self._error("BAD_FRAME", "Send JSON text frames.")

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class UserOut(Schema):
@@ -60,8 +60,8 @@ class SessionIn(Schema):
     kind: Literal["reading"] = "reading"
     client_id: int
     reader_id: int
-    booking_ref: str
-    service_name: str = ""
+    booking_ref: str = Field(max_length=64)
+    service_name: str = Field("", max_length=120)
     scheduled_at: datetime | None = None
 
 
@@ -86,4 +86,4 @@ class StatusIn(Schema):
 
 
 class RedactIn(Schema):
-    reason: str
+    reason: str = Field(max_length=2000)

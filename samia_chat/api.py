@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
+from redis.exceptions import RedisError
 
 from samia_chat import tokens
 from samia_chat.accounts import login_check
@@ -93,6 +94,15 @@ def _http_error(request: HttpRequest, exc: HttpError) -> JsonResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> JsonResponse:
     return error_response(404, "NOT_FOUND", "Not found.")
+
+
+@api.exception_handler(RedisError)
+def _redis_down(request: HttpRequest, exc: RedisError) -> JsonResponse:
+    # Rate limits and presence live in Redis: without it nothing is written, say so plainly.
+    logger.warning("redis unavailable: %s", exc)
+    response = error_response(503, "UNAVAILABLE", "Temporarily unavailable. Please retry.")
+    response["Retry-After"] = "1"
+    return response
 
 
 @api.exception_handler(Exception)

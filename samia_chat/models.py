@@ -17,6 +17,17 @@ class Role(models.TextChoices):
 STAFF_ROLES = frozenset({Role.MONITOR, Role.ADMIN, Role.SUPER_ADMIN})
 SESSION_OPENER_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
 
+# What each staff role may do in the Django admin, by app and permission verb. Super admins
+# may do everything. Changing users (and so roles) is a super admin's privilege.
+ADMIN_PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
+    Role.MONITOR: {"chat": frozenset({"view"}), "samia_chat": frozenset({"view"})},
+    Role.ADMIN: {
+        "chat": frozenset({"view", "change"}),
+        "samia_chat": frozenset({"view"}),
+        "auditlog": frozenset({"view"}),
+    },
+}
+
 
 class User(AbstractUser):
     """A person using SAMIA Chat. Exactly one role; staff roles also reach the admin."""
@@ -33,9 +44,28 @@ class User(AbstractUser):
         return self.display_name or self.username
 
     def save(self, *args, **kwargs) -> None:
-        # Django admin access follows the role, so there is one source of truth.
-        self.is_staff = self.role in STAFF_ROLES or self.is_superuser
+        # Admin access follows the role, so there is one source of truth; an account made
+        # with createsuperuser is a super admin.
+        if self.is_superuser:
+            self.role = Role.SUPER_ADMIN
+        self.is_staff = self.role in STAFF_ROLES
         super().save(*args, **kwargs)
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        if not self.is_active:
+            return False
+        if self.role == Role.SUPER_ADMIN or super().has_perm(perm, obj):
+            return True
+        app_label, _, codename = perm.partition(".")
+        verb = codename.split("_", 1)[0]
+        return verb in ADMIN_PERMISSIONS.get(self.role, {}).get(app_label, frozenset())
+
+    def has_module_perms(self, app_label: str) -> bool:
+        if not self.is_active:
+            return False
+        if self.role == Role.SUPER_ADMIN or super().has_module_perms(app_label):
+            return True
+        return app_label in ADMIN_PERMISSIONS.get(self.role, {})
 
 
 class RefreshToken(models.Model):

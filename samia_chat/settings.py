@@ -119,12 +119,10 @@ if DATABASE_URL:
         # Under ASGI every request runs in a thread of its own, so persistent connections
         # pile up (one per thread) until PostgreSQL refuses clients. A process-wide pool
         # (psycopg_pool, built into Django 5.1+) reuses a bounded set instead.
-        DATABASES["default"]["OPTIONS"] = {
-            "pool": {
-                "min_size": env_int("DB_POOL_MIN", 2),
-                "max_size": env_int("DB_POOL_MAX", 10),
-                "timeout": 10,
-            }
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 2),
+            "max_size": env_int("DB_POOL_MAX", 10),
+            "timeout": 10,
         }
 else:
     DATABASES = {

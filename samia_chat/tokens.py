@@ -17,8 +17,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from samia_chat.audit import audit_event
 from samia_chat.errors import Unauthenticated
-from samia_chat.models import RefreshToken, User
+from samia_chat.models import AccessEvent, RefreshToken, User
 
 ALGORITHM = "HS256"
 
@@ -111,8 +112,16 @@ def _refresh_rotate(refresh: str) -> dict[str, str] | Unauthenticated:
         RefreshToken.objects.filter(family=row.family, revoked_at__isnull=True).update(
             revoked_at=now
         )
+        audit_event(
+            actor=row.user,
+            action=AccessEvent.Action.TOKEN_REUSED,
+            target=row.user,
+            detail={"family": row.family},
+        )
         return Unauthenticated("The refresh token was already used.", code="TOKEN_REUSED")
-    if row.expires_at <= now or not row.user.is_active:
+    if not row.user.is_active:
+        return Unauthenticated("The account is not active.", code="TOKEN_INVALID")
+    if row.expires_at <= now:
         return Unauthenticated("The refresh token has expired.", code="TOKEN_EXPIRED")
     if not secrets.compare_digest(row.fingerprint, _fingerprint(row.user)):
         # The password changed since this token was issued.

@@ -302,7 +302,7 @@ async def test_a_frame_of_unknown_type_is_an_error_frame(sockets, client_user, f
     await _assert_usable(socket)
 
 
-async def test_a_frame_over_the_size_limit_closes_with_1009(
+async def test_a_frame_over_the_size_limit_closes_with_4409(
     sockets, settings, client_user, reading, reader_user
 ):
     reader_socket = await sockets.open(reader_user)
@@ -311,18 +311,18 @@ async def test_a_frame_over_the_size_limit_closes_with_1009(
 
     await socket.send({"type": "typing", "session_id": reading.pk, "pad": "x" * limit})
 
-    assert await socket.receive_close() == 1009
+    assert await socket.receive_close() == 4409
     await _assert_usable(reader_socket)
 
 
-async def test_too_many_frames_close_with_1008(sockets, settings, client_user):
+async def test_too_many_frames_close_with_4408(sockets, settings, client_user):
     settings.CHAT = {**settings.CHAT, "RATE_SOCKET_FRAMES": "3/10s"}
     socket = await sockets.open(client_user)
 
     for _ in range(4):
         await socket.send({"type": "ping"})
 
-    assert await socket.receive_close() == 1008
+    assert await socket.receive_close() == 4408
 
 
 async def test_another_users_bad_frames_leave_my_socket_alone(
@@ -331,7 +331,7 @@ async def test_another_users_bad_frames_leave_my_socket_alone(
     reader_socket = await sockets.open(reader_user)
     rude = await sockets.open(outsider)
     await rude.send("x" * 100_000)
-    assert await rude.receive_close() == 1009
+    assert await rude.receive_close() == 4409
 
     sent = await sync(_post_message, api, client_user, reading, "still here?")
 
