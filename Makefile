@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup setup-test browser-deps test test-unit test-browser lint format bench bench-quick setup-bench
+.PHONY: run setup setup-test browser-deps test test-unit test-browser lint format bench bench-quick setup-bench chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,8 @@ bench: setup-bench
 bench-quick: setup-bench
 	scripts/services.sh
 	$(BIN)/python -m bench.harness --quick
+
+# Faults under traffic (Redis, PostgreSQL and server processes killed), longer than CI's run.
+chaos: setup-test
+	scripts/services.sh
+	$(BIN)/python -m bench.chaos --duration 15 --rate 30 --sessions 20

@@ -4,6 +4,8 @@ and the token endpoints. The chat router is mounted by urls.py."""
 import logging
 
 from django.conf import settings
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -97,9 +99,12 @@ def _not_found(request: HttpRequest, exc: Http404) -> JsonResponse:
 
 
 @api.exception_handler(RedisError)
-def _redis_down(request: HttpRequest, exc: RedisError) -> JsonResponse:
-    # Rate limits and presence live in Redis: without it nothing is written, say so plainly.
-    logger.warning("redis unavailable: %s", exc)
+@api.exception_handler(DatabaseOperationalError)
+@api.exception_handler(DatabaseInterfaceError)
+def _dependency_down(request: HttpRequest, exc: Exception) -> JsonResponse:
+    # The database or Redis is unreachable: nothing was committed, so the client may retry
+    # the same request (same client_msg_id) and will not get a duplicate.
+    logger.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
     response = error_response(503, "UNAVAILABLE", "Temporarily unavailable. Please retry.")
     response["Retry-After"] = "1"
     return response

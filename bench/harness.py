@@ -1,0 +1,373 @@
+"""The load harness: `make bench` (full) or `python -m bench.harness --quick`.
+
+Starts the real stack (Daphne processes on PostgreSQL and Redis), seeds people and sessions
+with the project's code, and runs the workloads of docs/performance.md, plus the baseline
+ladder B1-B3 with the same payload and shape. Writes bench/results/<timestamp>.json and
+rewrites docs/performance.md with the figures and a latency plot.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+
+from bench import stack
+from bench.loadgen import (
+    BODY,
+    Recorder,
+    Sample,
+    chat_fire,
+    close_sockets,
+    http_session,
+    open_loop,
+    open_sockets,
+    percentiles,
+    summarise,
+)
+from bench.seed import Person, seed_loners, seed_pairs
+
+SERVER_CPU = 0
+LOADGEN_CPU = 1
+
+
+def pin_self(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > cpu:
+        os.sched_setaffinity(0, {cpu})
+
+
+def unpin_self() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+
+
+def db_check(keys: list[str]) -> dict:
+    """Every acknowledged key must be in the database exactly once."""
+    with psycopg.connect(stack.database_url()) as conn:
+        rows = conn.execute(
+            "SELECT client_msg_id, count(*) FROM chat_message WHERE client_msg_id = ANY(%s) GROUP BY 1",
+            (keys,),
+        ).fetchall()
+    counts = dict(rows)
+    return {
+        "acked_missing_in_db": sum(1 for k in keys if k not in counts),
+        "duplicated_rows": sum(n - 1 for n in counts.values() if n > 1),
+    }
+
+
+async def wait_delivered(recorder: Recorder, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pending = [
+            s for s in recorder.samples.values() if s.status in (200, 201) and s.t_deliver is None
+        ]
+        if not pending:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def http_probe(servers, pairs, stop: asyncio.Event, rate: float = 20.0) -> dict:
+    """Inbox and message-page requests at a steady rate while the chat load runs."""
+    rng = random.Random(3)
+    timings: dict[str, list[float]] = {"inbox": [], "messages": []}
+    async with http_session(limit=16) as http:
+        i = 0
+        while not stop.is_set():
+            person = rng.choice(pairs)[rng.randrange(2)]
+            kind = "inbox" if i % 2 == 0 else "messages"
+            path = (
+                "/api/sessions"
+                if kind == "inbox"
+                else f"/api/sessions/{person.session_id}/messages"
+            )
+            base = servers[i % len(servers)].url
+            t0 = time.perf_counter()
+            async with http.get(
+                base + path, headers={"Authorization": f"Bearer {person.token}"}
+            ) as r:
+                await r.read()
+                if r.status == 200:
+                    timings[kind].append(time.perf_counter() - t0)
+            i += 1
+            await asyncio.sleep(1 / rate)
+    return {kind: percentiles(values) for kind, values in timings.items()}
+
+
+async def run_chat(servers, pairs, *, rate: float, duration_s: float, probe: bool) -> dict:
+    recorder = Recorder()
+    people = [p for pair in pairs for p in pair]
+    sockets = await open_sockets(people, [s.ws_url for s in servers], recorder=recorder)
+    https = [http_session() for _ in servers]
+    cpu_before = sum(s.cpu_seconds() for s in servers)
+    stop = asyncio.Event()
+    probe_task = asyncio.create_task(http_probe(servers, pairs, stop)) if probe else None
+    await open_loop(rate, duration_s, chat_fire(pairs, [s.url for s in servers], https, recorder))
+    await wait_delivered(recorder, timeout_s=5)
+    stop.set()
+    cpu_used = sum(s.cpu_seconds() for s in servers) - cpu_before
+    probe_result = await probe_task if probe_task else None
+    for http in https:
+        await http.close()
+    await close_sockets(sockets)
+    result = summarise(recorder, rate)
+    result["connections"] = len(sockets)
+    result["duration_s"] = duration_s
+    result["server_cpu_s_per_1000_deliveries"] = (
+        round(cpu_used / result["delivered"] * 1000, 3) if result["delivered"] else None
+    )
+    keys = [s.key for s in recorder.samples.values() if s.status in (200, 201)]
+    result.update(db_check(keys))
+    if probe_result:
+        result["http_while_loaded_ms"] = probe_result
+    result["_deliver_samples_ms"] = sorted(
+        round((s.t_deliver - s.t_sched) * 1000, 2) for s in recorder.samples.values() if s.t_deliver
+    )
+    return result
+
+
+def sustained(result: dict) -> bool:
+    return (
+        result["send_deliver_ms"].get("p99", 1e9) <= 1000
+        and result["lost_push"] == 0
+        and not result["errors"]
+        and result["acked_missing_in_db"] == 0
+    )
+
+
+async def run_saturation(servers, pairs, *, rates: list[int], step_s: float) -> dict:
+    steps = []
+    best = 0
+    for rate in rates:
+        result = await run_chat(servers, pairs, rate=rate, duration_s=step_s, probe=False)
+        result.pop("_deliver_samples_ms")
+        steps.append({"rate": rate, **result})
+        print(
+            f"  saturate x{len(servers)} @ {rate}/s: deliver p99 {result['send_deliver_ms'].get('p99')} ms,"
+            f" lost {result['lost_push']}, errors {result['errors']}",
+            flush=True,
+        )
+        if not sustained(result):
+            break
+        best = rate
+    return {"processes": len(servers), "max_sustained_per_s": best, "steps": steps}
+
+
+async def run_idle(server, people: list[Person]) -> dict:
+    rss_before = server.rss_bytes()
+    t0 = time.monotonic()
+    sockets = await open_sockets(people, [server.ws_url], recorder=None)
+    connect_s = time.monotonic() - t0
+    await asyncio.sleep(3)
+    rss_after = server.rss_bytes()
+    alive = sum(1 for s in sockets if s.closed_code is None)
+    await close_sockets(sockets)
+    return {
+        "sockets": len(people),
+        "alive_after_3s": alive,
+        "connect_seconds": round(connect_s, 1),
+        "rss_before_mb": round(rss_before / 2**20, 1),
+        "rss_after_mb": round(rss_after / 2**20, 1),
+        "rss_per_socket_kb": round((rss_after - rss_before) / len(people) / 1024, 1),
+    }
+
+
+async def run_floor(mode: str, pairs, *, rate: float, duration_s: float) -> dict:
+    """One baseline rung, same sockets, payload and offered rate as W-chat."""
+    port = 9300
+    env = {
+        **os.environ,
+        "BENCH_DATABASE_URL": stack.database_url(),
+        "BENCH_REDIS_URL": stack.REDIS_URL,
+    }
+    cmd = [sys.executable, "-m", "bench.baselines", "--mode", mode, "--port", str(port)]
+    proc = subprocess.Popen(
+        ["taskset", "-c", str(SERVER_CPU), *cmd], cwd=stack.ROOT, env=env, stdout=subprocess.PIPE
+    )
+    proc.stdout.readline()  # "ready"
+    try:
+        recorder = Recorder()
+        people = [p for pair in pairs for p in pair]
+        url = f"ws://127.0.0.1:{port}/"
+        sockets = await open_sockets(people, [url], recorder=None)
+        by_user = {s.person.user_id: s for s in sockets}
+        for sock in sockets:
+            await sock.ws.send(
+                json.dumps({"hello": sock.person.user_id, "s": sock.person.session_id})
+            )
+            sock.reader.cancel()
+
+        async def read(sock) -> None:
+            async for frame in sock.ws:
+                now = time.perf_counter()
+                if frame.startswith('{"type": "ack"'):
+                    sample = recorder.samples.get(json.loads(frame)["k"])
+                    if sample is not None:
+                        sample.t_ack, sample.status = now, 201
+                else:
+                    recorder.on_frame(sock.person.user_id, frame, now)
+
+        readers = [asyncio.create_task(read(s)) for s in sockets]
+        rng = random.Random(7)
+
+        async def fire(i: int, t_sched: float) -> None:
+            a, b = pairs[rng.randrange(len(pairs))]
+            sender, recipient = (a, b) if rng.random() < 0.5 else (b, a)
+            sample = Sample(
+                uuid.uuid4().hex, sender.user_id, recipient.user_id, sender.session_id, t_sched
+            )
+            recorder.samples[sample.key] = sample
+            await by_user[sender.user_id].ws.send(
+                json.dumps({"k": sample.key, "s": sender.session_id, "b": BODY})
+            )
+
+        await open_loop(rate, duration_s, fire)
+        await wait_delivered(recorder, timeout_s=5)
+        for task in readers:
+            task.cancel()
+        await close_sockets(sockets)
+        result = summarise(recorder, rate)
+        return {"mode": mode, **result}
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+async def main_async(args) -> dict:
+    results: dict = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "versions": stack.versions(),
+        "args": vars(args),
+    }
+    n_sessions = args.users // 2
+    print(f"seeding {n_sessions} sessions ({args.users} users)…", flush=True)
+    pairs = await asyncio.to_thread(seed_pairs, n_sessions, prefix="chat")
+
+    one = stack.Server(port=9101, cpu=SERVER_CPU)
+    one.start()
+    try:
+        pin_self(LOADGEN_CPU)
+        print(f"W-chat: {args.users} users, {args.rate}/s for {args.duration}s…", flush=True)
+        chat = await run_chat([one], pairs, rate=args.rate, duration_s=args.duration, probe=True)
+        results["w_chat"] = chat
+        print("  ", {k: v for k, v in chat.items() if not k.startswith("_")}, flush=True)
+
+        print("baseline ladder…", flush=True)
+        floors = {}
+        for mode in ("b1", "b2", "b3"):
+            floors[mode] = await run_floor(
+                mode, pairs, rate=args.rate, duration_s=min(args.duration, 20)
+            )
+            print(
+                f"   {mode}: ack {floors[mode]['send_ack_ms']}, deliver {floors[mode]['send_deliver_ms']}",
+                flush=True,
+            )
+        results["floors"] = floors
+        results["ratios"] = {
+            "project_ack_p50_vs_b3": ratio(
+                chat["send_ack_ms"].get("p50"), floors["b3"]["send_ack_ms"].get("p50")
+            ),
+            "project_deliver_p50_vs_b3": ratio(
+                chat["send_deliver_ms"].get("p50"), floors["b3"]["send_deliver_ms"].get("p50")
+            ),
+            "b3_ack_p50_vs_b2": ratio(
+                floors["b3"]["send_ack_ms"].get("p50"), floors["b2"]["send_ack_ms"].get("p50")
+            ),
+            "b2_ack_p50_vs_b1": ratio(
+                floors["b2"]["send_ack_ms"].get("p50"), floors["b1"]["send_ack_ms"].get("p50")
+            ),
+        }
+
+        print("W-saturate, one process…", flush=True)
+        results["w_saturate_1"] = await run_saturation(
+            [one], pairs, rates=args.ladder, step_s=args.step
+        )
+    finally:
+        one.stop()
+
+    two = [stack.Server(port=9101, cpu=0), stack.Server(port=9102, cpu=1)]
+    for server in two:
+        server.start()
+    try:
+        unpin_self()
+        print("W-saturate, two processes…", flush=True)
+        results["w_saturate_2"] = await run_saturation(
+            two, pairs, rates=args.ladder, step_s=args.step
+        )
+    finally:
+        for server in two:
+            server.stop()
+    results["ratios"]["two_vs_one_processes"] = ratio(
+        results["w_saturate_2"]["max_sustained_per_s"],
+        results["w_saturate_1"]["max_sustained_per_s"],
+    )
+
+    print(f"W-idle: {args.idle} sockets…", flush=True)
+    loners = await asyncio.to_thread(seed_loners, args.idle, prefix="idle")
+    idle_server = stack.Server(port=9103, cpu=SERVER_CPU)
+    idle_server.start()
+    try:
+        pin_self(LOADGEN_CPU)
+        results["w_idle"] = await run_idle(idle_server, loners)
+        print("  ", results["w_idle"], flush=True)
+    finally:
+        idle_server.stop()
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="small and short: checks the harness works"
+    )
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--idle", type=int, default=5000)
+    parser.add_argument("--step", type=float, default=10)
+    parser.add_argument(
+        "--ladder",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[50, 100, 150, 200, 300, 400, 600, 800, 1000],
+    )
+    parser.add_argument(
+        "--no-report", action="store_true", help="do not rewrite docs/performance.md"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.users, args.rate, args.duration, args.idle, args.step = 100, 50, 5, 300, 3
+        args.ladder = [50, 100]
+    stack.raise_fd_limit()
+    stack.reset_database()
+    stack.setup_django()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    results = asyncio.run(main_async(args))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = stack.ROOT / "bench" / "results" / f"{stamp}.json"
+    samples = results["w_chat"].pop("_deliver_samples_ms")
+    out.write_text(json.dumps(results, indent=2))
+    print(f"results: {out}")
+    if not args.no_report and not args.quick:
+        from bench.report import write_report
+
+        write_report(results, samples, out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Turn a harness run into docs/performance.md (figures against targets) and a latency plot."""
+
+import json
+from pathlib import Path
+
+from bench.stack import ROOT
+
+DOC = ROOT / "docs" / "performance.md"
+PLOT = ROOT / "docs" / "performance-latency.png"
+NOTES = ROOT / "bench" / "notes.md"
+
+
+def _plot(samples_ms: list[float], floors: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    if samples_ms:
+        xs = sorted(samples_ms)
+        ys = [100 * (i + 1) / len(xs) for i in range(len(xs))]
+        ax.plot(xs, ys, label="SAMIA send→deliver (W-chat)", color="#6d45e0", linewidth=2)
+    for mode, colour in (("b1", "#9aa0a6"), ("b2", "#f5c451"), ("b3", "#d92d45")):
+        floor = floors.get(mode, {}).get("send_deliver_ms", {})
+        if floor.get("p50") is not None:
+            ax.axvline(
+                floor["p50"],
+                linestyle="--",
+                color=colour,
+                label=f"{mode.upper()} p50 {floor['p50']} ms",
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel("% of messages delivered within")
+    ax.set_title("Delivery latency, open loop")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _ms(summary: dict, key: str) -> str:
+    value = summary.get(key)
+    return "—" if value is None else f"{value:g}"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+
+def write_report(results: dict, deliver_samples_ms: list[float], json_path: Path) -> None:
+    chat = results["w_chat"]
+    floors = results["floors"]
+    ratios = results["ratios"]
+    idle = results["w_idle"]
+    sat1, sat2 = results["w_saturate_1"], results["w_saturate_2"]
+    http = chat.get("http_while_loaded_ms", {})
+    _plot(deliver_samples_ms, floors, PLOT)
+
+    ack, dlv = chat["send_ack_ms"], chat["send_deliver_ms"]
+    http_p95 = max(http.get("inbox", {}).get("p95", 0), http.get("messages", {}).get("p95", 0))
+    rows = [
+        (
+            "W-chat: lost / duplicated",
+            "0 / 0",
+            f"{chat['lost_push']} lost by push, {chat['acked_missing_in_db']} acked-but-missing in DB,"
+            f" {chat['duplicates_push']} duplicate deliveries, {chat['duplicated_rows']} duplicate rows",
+            _verdict(
+                chat["lost_push"] == 0
+                and chat["acked_missing_in_db"] == 0
+                and chat["duplicates_push"] == 0
+                and chat["duplicated_rows"] == 0
+            ),
+        ),
+        (
+            "W-chat: send→ack p99",
+            "≤ 25 ms",
+            f"{_ms(ack, 'p99')} ms (p50 {_ms(ack, 'p50')})",
+            _verdict(ack.get("p99", 1e9) <= 25),
+        ),
+        (
+            "W-chat: send→deliver p99",
+            "≤ 50 ms",
+            f"{_ms(dlv, 'p99')} ms (p50 {_ms(dlv, 'p50')})",
+            _verdict(dlv.get("p99", 1e9) <= 50),
+        ),
+        (
+            "W-saturate (one process)",
+            "≥ 1,000 msg/s",
+            f"{sat1['max_sustained_per_s']} msg/s",
+            _verdict(sat1["max_sustained_per_s"] >= 1000),
+        ),
+        (
+            "W-idle",
+            f"{idle['sockets']:,} held; ≤ 150 KB RSS each",
+            f"{idle['alive_after_3s']:,} held; {idle['rss_per_socket_kb']} KB each",
+            _verdict(idle["alive_after_3s"] >= 5000 and idle["rss_per_socket_kb"] <= 150),
+        ),
+        (
+            "durable send→ack p50 vs B3",
+            "≤ 5×",
+            f"{ratios['project_ack_p50_vs_b3']}×",
+            _verdict((ratios["project_ack_p50_vs_b3"] or 1e9) <= 5),
+        ),
+        (
+            "HTTP inbox / message page p95 under W-chat",
+            "≤ 30 ms",
+            f"{http_p95} ms",
+            _verdict(http_p95 <= 30 if http else None),
+        ),
+        (
+            "two processes vs one at saturation",
+            "≥ 1.6×",
+            f"{ratios['two_vs_one_processes']}× ({sat2['max_sustained_per_s']} vs {sat1['max_sustained_per_s']} msg/s)",
+            _verdict((ratios["two_vs_one_processes"] or 0) >= 1.6),
+        ),
+    ]
+    table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
+
+    floor_rows = "\n".join(
+        f"| {mode.upper()} | {_ms(f['send_ack_ms'], 'p50')} / {_ms(f['send_ack_ms'], 'p99')} |"
+        f" {_ms(f['send_deliver_ms'], 'p50')} / {_ms(f['send_deliver_ms'], 'p99')} | {f['lost_push']} |"
+        for mode, f in floors.items()
+    )
+    sat_rows = "\n".join(
+        f"| {sat['processes']} | {step['rate']} | {step['deliveries_per_s']} | {_ms(step['send_ack_ms'], 'p99')} |"
+        f" {_ms(step['send_deliver_ms'], 'p99')} | {step['lost_push']} | {json.dumps(step['errors']) if step['errors'] else '—'} |"
+        for sat in (sat1, sat2)
+        for step in sat["steps"]
+    )
+    versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items())
+    notes = NOTES.read_text() if NOTES.exists() else ""
+    DOC.write_text(f"""# Performance
+
+Figures from one real run of the harness (`make bench`) on this project's 2-core machine:
+`{json_path.relative_to(ROOT)}`. The server is pinned to core 0 and the load generator to
+core 1 (two-process runs use both cores for servers). Load is open-loop: sends start at a
+fixed rate whatever the server does, and latency is measured from the *intended* send time.
+Absolute times on a shared machine drift; the baseline rungs below were measured in the same
+run with the same sockets, payload and offered rate, so ratios are the steadier figures.
+
+Versions: {versions}.
+
+## Against the targets
+
+| workload | target | measured | |
+|---|---|---|---|
+{table}
+
+![Delivery latency](performance-latency.png)
+
+## W-chat in detail
+
+{chat["connections"]} authenticated sockets in {chat["connections"] // 2} two-person sessions,
+{chat["offered_per_s"]} messages/s offered for {chat["duration_s"]} s: {chat["sent"]} sent,
+{chat["acked"]} acknowledged, {chat["delivered"]} delivered by push
+({chat["deliveries_per_s"]} deliveries/s), errors {json.dumps(chat["errors"]) or "{}"}.
+Server CPU: {chat["server_cpu_s_per_1000_deliveries"]} CPU-seconds per 1,000 deliveries.
+
+| | n | p50 | p95 | p99 | max |
+|---|---|---|---|---|---|
+| send→ack | {ack.get("n")} | {_ms(ack, "p50")} | {_ms(ack, "p95")} | {_ms(ack, "p99")} | {_ms(ack, "max")} |
+| send→deliver | {dlv.get("n")} | {_ms(dlv, "p50")} | {_ms(dlv, "p95")} | {_ms(dlv, "p99")} | {_ms(dlv, "max")} |
+| GET /api/sessions (under load) | {http.get("inbox", {}).get("n")} | {_ms(http.get("inbox", {}), "p50")} | {_ms(http.get("inbox", {}), "p95")} | {_ms(http.get("inbox", {}), "p99")} | {_ms(http.get("inbox", {}), "max")} |
+| GET messages page (under load) | {http.get("messages", {}).get("n")} | {_ms(http.get("messages", {}), "p50")} | {_ms(http.get("messages", {}), "p95")} | {_ms(http.get("messages", {}), "p99")} | {_ms(http.get("messages", {}), "max")} |
+
+## Baseline ladder (same run, same load)
+
+B1: raw `websockets` server, ack and deliver in process. B2: B1 + one Redis publish/subscribe
+hop. B3: B2 + one PostgreSQL INSERT committed before publishing and acknowledging.
+
+| rung | send→ack p50 / p99 (ms) | send→deliver p50 / p99 (ms) | lost |
+|---|---|---|---|
+{floor_rows}
+
+Ratios: project ack p50 / B3 = {ratios["project_ack_p50_vs_b3"]}×; project deliver p50 / B3 =
+{ratios["project_deliver_p50_vs_b3"]}×; B3 / B2 = {ratios["b3_ack_p50_vs_b2"]}×; B2 / B1 = {ratios["b2_ack_p50_vs_b1"]}×.
+
+## W-saturate
+
+The offered rate rises step by step ({results["args"]["step"]} s each) until delivery p99 passes
+1 s, a message is lost, or a send fails.
+
+| processes | offered/s | delivered/s | ack p99 (ms) | deliver p99 (ms) | lost | errors |
+|---|---|---|---|---|---|---|
+{sat_rows}
+
+## W-idle
+
+{idle["sockets"]:,} authenticated sockets to one process, connected in {idle["connect_seconds"]} s;
+{idle["alive_after_3s"]:,} still open after 3 s. Server RSS {idle["rss_before_mb"]} MB before,
+{idle["rss_after_mb"]} MB after: {idle["rss_per_socket_kb"]} KB per socket.
+
+{notes}
+""")

@@ -1,0 +1,184 @@
+"""The system under test: a scratch PostgreSQL database, a Redis db, Daphne processes.
+
+Everything the harness creates goes through the project's own code (services, tokens),
+in a database of its own that is dropped and made anew for each run.
+"""
+
+import contextlib
+import os
+import resource
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+BENCH_DB = os.environ.get("BENCH_DB", "samia_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def database_url() -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
+
+
+def server_env() -> dict[str, str]:
+    env = os.environ.copy()
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "samia_chat.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": BENCH_SECRET,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "0",
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": REDIS_URL,
+            "JWT_ACCESS_TTL_SECONDS": "7200",
+            "LOG_LEVEL": "WARNING",
+            "SAMIA_VAR_DIR": str(ROOT / "var" / "bench"),
+        }
+    )
+    return env
+
+
+BENCH_SECRET = os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(50)
+
+
+def raise_fd_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def reset_database() -> None:
+    """Drop and recreate the bench database, migrate it, and empty the bench Redis db."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (BENCH_DB,),
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0", "--noinput"],
+        cwd=ROOT,
+        env=server_env(),
+        check=True,
+    )
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def setup_django() -> None:
+    """Use the project's code in this process, against the bench database."""
+    os.environ.update(server_env())
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+@dataclass
+class Server:
+    port: int
+    cpu: int | None
+    proc: subprocess.Popen | None = None
+    log: Path = field(default_factory=Path)
+    env: dict[str, str] | None = None  # default: server_env()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    def start(self) -> None:
+        daphne = shutil.which("daphne", path=str(Path(sys.executable).parent)) or "daphne"
+        cmd = [daphne, "-b", "127.0.0.1", "-p", str(self.port), "samia_chat.asgi:application"]
+        if self.cpu is not None and shutil.which("taskset"):
+            cmd = ["taskset", "-c", str(self.cpu), *cmd]
+        self.log = ROOT / "var" / "bench" / f"daphne-{self.port}.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=self.env or server_env(),
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            preexec_fn=raise_fd_limit,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"daphne on {self.port} exited; see {self.log}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"daphne on {self.port} did not start; see {self.log}")
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if sig is None:
+            self.proc.terminate()
+        else:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.proc.pid)
+
+    def rss_bytes(self) -> int:
+        return proc_rss_bytes(self.proc.pid)
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    out = {"python": sys.version.split()[0]}
+    for name in (
+        "django",
+        "channels",
+        "daphne",
+        "channels-redis",
+        "redis",
+        "psycopg",
+        "websockets",
+    ):
+        out[name] = version(name)
+    for cmd, key in (
+        (["psql", "--version"], "postgresql"),
+        (["redis-server", "--version"], "redis-server"),
+    ):
+        with contextlib.suppress(OSError):
+            out[key] = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+    out["cpus"] = str(os.cpu_count())
+    return out
