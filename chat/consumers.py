@@ -1,8 +1,10 @@
 """The chat socket: one per browser tab, carrying events of all the user's sessions.
 
 The socket pushes; writes go over HTTP. Upward it carries only ephemeral signals (typing,
-ping). Close codes: 4401 not authenticated, 4408 too many frames, 4409 frame too large
-(the 4000 range mirrors 1008/1009, which an application may not send through Daphne).
+ping) and, for staff, `watch` to follow a session they read without taking part.
+
+Close codes: 4401 not authenticated, 4408 too many frames, 4409 frame too large (the 4000
+range mirrors 1008/1009, which an application may not send through Daphne).
 Handshakes from a foreign Origin are refused before the consumer runs (HTTP 403).
 """
 
@@ -14,8 +16,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import events
+from chat.permissions import access_session
 from chat.presence import presence_connect, presence_disconnect, presence_refresh
 from chat.selectors import followed_session_ids
+from samia_chat.errors import ServiceError
+from samia_chat.models import STAFF_ROLES
 from samia_chat.realtime import group_forward, session_group, user_group
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -41,6 +46,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.session_ids: set[int] = set(await database_sync_to_async(followed_session_ids)(user))
+        # Sessions a staff member reads without taking part: events, but no typing/presence.
+        self.watched_ids: set[int] = set()
         self.typing_sent_at: dict[int, float] = {}
         self.frame_limit, self.frame_period = _frame_budget()
         self.window_start, self.window_frames = time.monotonic(), 0
@@ -53,14 +60,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "user"):
             return
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-        for session_id in self.session_ids:
+        for session_id in self.session_ids | self.watched_ids:
             await self.channel_layer.group_discard(session_group(session_id), self.channel_name)
         if await database_sync_to_async(presence_disconnect)(self.user.pk):
             await self._broadcast_presence(online=False)
 
     async def _join_groups(self) -> None:
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
-        for session_id in self.session_ids:
+        for session_id in self.session_ids | self.watched_ids:
             await self.channel_layer.group_add(session_group(session_id), self.channel_name)
         self.groups_joined_at = time.monotonic()
 
@@ -102,8 +109,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._ping()
         elif kind == "typing":
             await self._typing(data.get("session_id"))
+        elif kind == "watch":
+            await self._watch(data.get("session_id"))
         else:
-            await self._error("UNKNOWN_TYPE", "Known types are 'ping' and 'typing'.")
+            await self._error("UNKNOWN_TYPE", "Known types are 'ping', 'typing' and 'watch'.")
 
     async def _ping(self) -> None:
         await database_sync_to_async(presence_refresh)(self.user.pk)
@@ -121,6 +130,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.typing_sent_at[session_id] = now
         event = events.typing_event(session_id=session_id, user=events.user_dict(self.user))
         await group_forward(session_group(session_id), event)
+
+    async def _watch(self, session_id) -> None:
+        if self.user.role not in STAFF_ROLES:
+            await self._error("FORBIDDEN", "Only staff watch sessions they do not take part in.")
+            return
+        if not isinstance(session_id, int):
+            await self._error("NOT_FOUND", "No such session.")
+            return
+        if session_id in self.session_ids | self.watched_ids:
+            return
+        try:
+            # The same check as reading it over HTTP, recorded as a staff read.
+            await database_sync_to_async(access_session)(self.user, session_id)
+        except ServiceError as exc:
+            await self._error(exc.code, exc.message)
+            return
+        self.watched_ids.add(session_id)
+        await self.channel_layer.group_add(session_group(session_id), self.channel_name)
+        await self.send(text_data=json.dumps({"type": "watching", "session_id": session_id}))
 
     # --- group handlers: forward only ---------------------------------------------------
 

@@ -538,6 +538,7 @@
       $("conn-banner").hidden = true;
       document.body.dataset.realtime = "open";
       refreshInbox();
+      if (thread && thread.readOnly) realtime.send({ type: "watch", session_id: thread.id });
       if (thread) { catchUp(); flushOutbox(); }
     },
     onDown: () => {

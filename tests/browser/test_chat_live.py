@@ -103,3 +103,56 @@ def test_reader_locks_session_and_both_sides_turn_read_only(browser, daphne_serv
         assert page.locator("#composer-input").is_disabled()
         assert page.locator("#status-pill").inner_text().lower() == "locked"
     client.locator("#messages").get_by_text("locked the session").wait_for()
+
+
+def test_reply_quotes_and_deleted_messages_show_on_both_sides(
+    browser, daphne_server, login, reading
+):
+    _, client = login("layla", PASSWORD)
+    _, reader = login("noor", PASSWORD, width=1024)
+    for page in (client, reader):
+        page.click(f".session-item[data-session-id='{reading.pk}'] a")
+        page.wait_for_selector("body[data-realtime=open]")
+
+    _send(reader, "Draw one card and tell me what you see.")
+    question = client.locator("#messages li.msg--theirs", has_text="Draw one card")
+    question.wait_for()
+    question.locator(".bubble").focus()
+    question.get_by_role("button", name="Reply").click()
+    assert "Draw one card" in client.locator("#reply-bar").inner_text()
+    _send(client, "The Star, upright.")
+    quoted = reader.locator("#messages li.msg--theirs", has_text="The Star, upright.")
+    quoted.locator(".quote", has_text="Draw one card").wait_for()
+
+    _send(client, "Oops, wrong chat")
+    mine = client.locator("#messages li.msg--mine", has_text="Oops, wrong chat")
+    mine.wait_for()
+    reader.locator("#messages").get_by_text("Oops, wrong chat").wait_for()
+    client.once("dialog", lambda dialog: dialog.accept())
+    mine.locator(".bubble").focus()
+    mine.get_by_role("button", name="Delete").click()
+    for page in (client, reader):
+        page.locator("#messages li.msg--tombstone", has_text="Message deleted").wait_for()
+        assert page.locator("#messages").get_by_text("Oops, wrong chat").count() == 0
+
+
+def test_a_monitor_reads_a_session_read_only(browser, daphne_server, login, reading):
+    from samia_chat.models import AccessEvent
+
+    _person("mona", "Mona", Role.MONITOR)
+    _, monitor = login("mona", PASSWORD, width=1024)
+    _, client = login("layla", PASSWORD)
+    monitor.click(f".session-item[data-session-id='{reading.pk}'] a")
+    monitor.get_by_text("You are viewing this conversation read-only.").wait_for()
+    monitor.wait_for_selector("body[data-realtime=open]")
+    assert monitor.locator("#composer").is_hidden()
+    assert monitor.locator("#status-actions button").count() >= 2  # pause, lock, end
+
+    client.click(f".session-item[data-session-id='{reading.pk}'] a")
+    client.wait_for_selector("body[data-realtime=open]")
+    _send(client, "Can someone help me?")
+    # The monitor's read-only view is live too.
+    monitor.locator("#messages").get_by_text("Can someone help me?").wait_for()
+    assert AccessEvent.objects.filter(
+        action=AccessEvent.Action.STAFF_READ, actor__username="mona"
+    ).exists()

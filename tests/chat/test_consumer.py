@@ -347,3 +347,38 @@ async def test_an_ended_session_is_not_followed(sockets, sync, client_user, read
 
     error = await client_socket.receive_type("error")
     assert error["error"]["code"] == "NOT_IN_SESSION"
+
+
+# --- staff watching a session they read ---------------------------------------------------------
+
+
+async def test_a_monitor_watching_a_session_gets_its_events_and_the_read_is_audited(
+    sockets, sync, api, reading, client_user, monitor
+):
+    from samia_chat.models import AccessEvent
+
+    monitor_socket = await sockets.open(monitor)
+    await monitor_socket.send({"type": "watch", "session_id": reading.pk})
+    assert (await monitor_socket.receive_type("watching"))["session_id"] == reading.pk
+
+    sent = await sync(_post_message, api, client_user, reading, "watched")
+
+    assert (await monitor_socket.receive_type("message.created"))["message"] == sent
+    audited = await sync(
+        lambda: AccessEvent.objects.filter(
+            action=AccessEvent.Action.STAFF_READ, actor=monitor, target_id=str(reading.pk)
+        ).exists()
+    )
+    assert audited
+
+
+async def test_a_client_cannot_watch_another_session(sockets, sync, api, reading, outsider):
+    outsider_socket = await sockets.open(outsider)
+    await outsider_socket.send({"type": "watch", "session_id": reading.pk})
+    assert (await outsider_socket.receive_type("error"))["error"]["code"] == "FORBIDDEN"
+
+
+async def test_watching_an_unknown_session_is_an_error(sockets, monitor):
+    monitor_socket = await sockets.open(monitor)
+    await monitor_socket.send({"type": "watch", "session_id": 999_999})
+    assert (await monitor_socket.receive_type("error"))["error"]["code"] == "NOT_FOUND"

@@ -1,0 +1,49 @@
+"""Production settings pass Django's deployment checks; the embedded default needs nothing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_check_deploy_passes_with_production_variables(tmp_path):
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 64 + "-production-secret-for-the-check",
+        "ALLOWED_HOSTS": "chat.example.com",
+        "DATABASE_URL": "postgres://samia@db.internal:5432/samia",
+        "REDIS_URL": "redis://redis.internal:6379/0",
+        "SAMIA_VAR_DIR": str(tmp_path),
+    }
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_off_without_a_secret_key_refuses_to_start(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update({"DEBUG": "0", "ALLOWED_HOSTS": "chat.example.com", "SAMIA_VAR_DIR": str(tmp_path)})
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_the_embedded_default_needs_no_variables(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
+    }
+    env["SAMIA_VAR_DIR"] = str(tmp_path)
+    result = _manage("check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "secret_key").exists()
