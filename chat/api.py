@@ -27,6 +27,7 @@ from chat.schemas import (
 from samia_chat.api import ErrorOut
 from samia_chat.errors import Forbidden, Invalid
 from samia_chat.limits import message_rate_hit
+from samia_chat.metrics import CATCH_UPS, MESSAGES_SENT, SEND_REPLAYS
 from samia_chat.models import User
 
 router = Router(tags=["chat"])
@@ -75,6 +76,8 @@ def message_list(request: HttpRequest, session_id: int, page: Query[PageParams])
     if page.limit is not None and not 1 <= page.limit <= 100:
         raise Invalid("limit must be between 1 and 100.", code="INVALID_LIMIT")
     access = access_session(request.auth, session_id, request=request)
+    if page.after is not None:
+        CATCH_UPS.inc()
     return selectors.messages_page(
         access.session, after=page.after, before=page.before, limit=page.limit
     )
@@ -94,6 +97,7 @@ def message_create(request: HttpRequest, session_id: int, payload: MessageIn):
         client_msg_id=payload.client_msg_id,
         reply_to_id=payload.reply_to,
     )
+    (MESSAGES_SENT.labels(kind=message.kind) if created else SEND_REPLAYS).inc()
     return Status(201 if created else 200, message_dict(message))
 
 

@@ -20,6 +20,7 @@ from chat.permissions import access_session
 from chat.presence import presence_connect, presence_disconnect, presence_refresh
 from chat.selectors import followed_session_ids
 from samia_chat.errors import ServiceError
+from samia_chat.metrics import DELIVERY_SECONDS, RATE_LIMITED, SOCKET_CLOSES, SOCKETS_OPEN
 from samia_chat.models import STAFF_ROLES
 from samia_chat.realtime import group_forward, session_group, user_group
 
@@ -53,12 +54,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.window_start, self.window_frames = time.monotonic(), 0
         await self._join_groups()
         await self.accept()
+        SOCKETS_OPEN.inc()
         if await database_sync_to_async(presence_connect)(user.pk):
             await self._broadcast_presence(online=True)
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
             return
+        SOCKETS_OPEN.dec()
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         for session_id in self.session_ids | self.watched_ids:
             await self.channel_layer.group_discard(session_group(session_id), self.channel_name)
@@ -91,9 +94,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.CHAT["WS_MAX_FRAME_BYTES"]:
+            SOCKET_CLOSES.labels(code=str(CLOSE_TOO_BIG)).inc()
             await self.close(code=CLOSE_TOO_BIG)
             return
         if self._over_frame_budget():
+            RATE_LIMITED.labels(group="socket-frames").inc()
+            SOCKET_CLOSES.labels(code=str(CLOSE_TOO_MANY_FRAMES)).inc()
             await self.close(code=CLOSE_TOO_MANY_FRAMES)
             return
         if text_data is None:
@@ -154,6 +160,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def forward(self, message: dict) -> None:
         await self.send(text_data=json.dumps(message["event"]))
+        if "sent_at" in message:
+            DELIVERY_SECONDS.observe(max(0.0, time.time() - message["sent_at"]))
 
     async def join_session(self, message: dict) -> None:
         session_id = message["session_id"]

@@ -3,6 +3,7 @@
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
+from django.core.files.storage import storages
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -25,6 +26,11 @@ def _check_cache() -> None:
         raise RuntimeError("cache did not return what was written")
 
 
+def _check_storage() -> None:
+    # Reaching the private store is enough: a missing object is a normal answer.
+    storages["chat-files"].exists("readyz")
+
+
 def _check_channel_layer() -> None:
     layer = get_channel_layer()
     async_to_sync(layer.group_send)("readyz", {"type": "noop"})
@@ -37,6 +43,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "database": _check_database,
         "cache": _check_cache,
         "channel_layer": _check_channel_layer,
+        "storage": _check_storage,
     }
     results = {}
     for name, check in checks.items():

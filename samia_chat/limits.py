@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
 from samia_chat.errors import RateLimited
+from samia_chat.metrics import RATE_LIMITED
 
 
 def client_key(request: HttpRequest) -> str:
@@ -25,6 +26,7 @@ def rate_hit(*, group: str, key: str, rate: str) -> None:
     """Count one use; raise RateLimited once the count passes the rate."""
     usage = _usage(group, key, rate, increment=True)
     if usage and usage["should_limit"]:
+        RATE_LIMITED.labels(group=group).inc()
         raise RateLimited(
             "Too many requests. Please slow down.", retry_after_seconds=usage["time_left"]
         )

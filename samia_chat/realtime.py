@@ -6,6 +6,7 @@ The layer itself is at-most-once; clients close any gap by catching up over HTTP
 """
 
 import logging
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -42,7 +43,9 @@ def _group_send(group: str, message: dict[str, Any]) -> None:
 
 def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send `event` to every connection in `group` once the current transaction commits."""
-    transaction.on_commit(lambda: _group_send(group, {"type": FORWARD, "event": event}))
+    transaction.on_commit(
+        lambda: _group_send(group, {"type": FORWARD, "event": event, "sent_at": time.time()})
+    )
 
 
 def join_session_on_commit(user_id: int, session_id: int, event: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from django.urls import include, path
 from chat.api import router as chat_router
 from samia_chat import health, views
 from samia_chat.api import api
+from samia_chat.metrics import metrics_view
 
 api.add_router("/", chat_router)
 
@@ -18,5 +19,6 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("chat.urls")),
 ]

@@ -14,7 +14,7 @@ def test_readyz_checks_every_dependency(client, db):
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "cache": "ok", "channel_layer": "ok"},
+        "checks": {"database": "ok", "cache": "ok", "channel_layer": "ok", "storage": "ok"},
     }
 
 

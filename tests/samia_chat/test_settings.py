@@ -47,3 +47,23 @@ def test_the_embedded_default_needs_no_variables(tmp_path):
     result = _manage("check", env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "secret_key").exists()
+
+
+def test_production_logs_are_one_json_object_per_line(tmp_path):
+    import json
+
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "y" * 64,
+        "ALLOWED_HOSTS": "chat.example.com",
+        "SAMIA_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "samia_chat.settings",
+    }
+    code = "import django, logging; django.setup(); logging.getLogger('samia').warning('hi %s', 1)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    record = json.loads(result.stderr.strip().splitlines()[-1])
+    assert record["message"] == "hi 1"
+    assert record["level"] == "WARNING"
