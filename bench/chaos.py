@@ -138,6 +138,8 @@ class Member:
     order_violations: int = 0
     reconnects: int = 0
     catch_ups: int = 0
+    ws: object = None  # the open socket, so a fault can cut it
+    cut_until: float = 0.0  # no reconnect before this time (a network cut)
 
     @property
     def last_id(self) -> int:
@@ -173,6 +175,8 @@ async def follow(member: Member, http: aiohttp.ClientSession, stop: asyncio.Even
     rng = random.Random(member.person.user_id)
     attempt = 0
     while not stop.is_set():
+        if time.monotonic() < member.cut_until:
+            await asyncio.sleep(member.cut_until - time.monotonic())
         base = member.bases[(member.person.user_id + attempt) % len(member.bases)]
         ws_url = base.replace("http://", "ws://") + "/ws/"
         try:
@@ -183,6 +187,7 @@ async def follow(member: Member, http: aiohttp.ClientSession, stop: asyncio.Even
                 ping_interval=None,
                 compression=None,
             ) as ws:
+                member.ws = ws
                 await catch_up(http, member, base)
                 attempt = 0
                 while not stop.is_set():
@@ -269,6 +274,7 @@ async def run_traffic(
     rate: float,
     fault,
     copies: int = 1,
+    burst: int = 1,
     db_messages,
 ) -> Outcome:
     """Drive traffic while `fault(t)` runs, then check the invariant against the database.
@@ -277,6 +283,8 @@ async def run_traffic(
     """
     members = [Member(p, bases) for pair in pairs for p in pair]
     stop = asyncio.Event()
+    if getattr(fault, "needs_members", False):
+        fault = fault(members)
     timeout = aiohttp.ClientTimeout(total=5)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         followers = [asyncio.create_task(follow(m, http, stop)) for m in members]
@@ -289,15 +297,16 @@ async def run_traffic(
         i = 0
         while time.monotonic() - t0 < duration_s:
             a, b = pairs[rng.randrange(len(pairs))]
-            send = Send(uuid.uuid4().hex, a if i % 2 else b)
-            sends.append(send)
-            tasks.append(
-                asyncio.create_task(
-                    send_until_acked(http, bases, send, give_up_s=30, copies=copies)
+            for _ in range(burst):  # `burst` sends into one session at the same instant
+                send = Send(uuid.uuid4().hex, a if i % 2 else b)
+                sends.append(send)
+                tasks.append(
+                    asyncio.create_task(
+                        send_until_acked(http, bases, send, give_up_s=30, copies=copies)
+                    )
                 )
-            )
-            i += 1
-            await asyncio.sleep(1 / rate)
+                i += 1
+            await asyncio.sleep(burst / rate)
         await asyncio.gather(*tasks)
         await fault_task
         # Let every client settle, then one last catch-up each (what a client does on focus).
@@ -413,6 +422,24 @@ def postgres_restart(pg: PrivatePostgres, *, at_s: float = 2.0):
     return fault
 
 
+def connections_cut(share: float = 0.2, *, at_s: float = 2.0, cut_s: float = 3.0):
+    """Drop `share` of the clients' connections without a close frame; no reconnect for cut_s."""
+
+    def bind(members: list[Member]):
+        async def fault() -> None:
+            await asyncio.sleep(at_s)
+            victims = random.Random(5).sample(members, max(1, int(len(members) * share)))
+            for member in victims:
+                member.cut_until = time.monotonic() + cut_s
+                if member.ws is not None:
+                    member.ws.transport.abort()
+
+        return fault
+
+    bind.needs_members = True
+    return bind
+
+
 def no_fault():
     async def fault() -> None:
         return None
@@ -451,26 +478,32 @@ def main() -> None:
     bases = [s.url for s in servers]
     read = db_reader(stack.database_url())
     scenarios = [
-        ("retries: every send three times", no_fault(), 3),
-        ("redis restarted mid-traffic", redis_restart(redis), 1),
-        ("redis paused 5 s", redis_pause(redis), 1),
-        ("one server SIGKILLed, the other rolled", server_kill_and_roll(servers), 1),
+        ("retries: every send three times", no_fault(), {"copies": 3}),
+        (
+            "ten sends into one session at the same instant",
+            no_fault(),
+            {"burst": 10, "pairs": pairs[:1]},
+        ),
+        ("20% of connections cut for 3 s", connections_cut(0.2), {}),
+        ("redis restarted mid-traffic", redis_restart(redis), {}),
+        ("redis paused 5 s", redis_pause(redis), {}),
+        ("one server SIGKILLed, the other rolled", server_kill_and_roll(servers), {}),
     ]
     if pg is not None:
-        scenarios.append(("postgresql restarted mid-traffic", postgres_restart(pg), 1))
+        scenarios.append(("postgresql restarted mid-traffic", postgres_restart(pg), {}))
     failed = False
     try:
-        for name, fault, copies in scenarios:
+        for name, fault, options in scenarios:
             outcome = asyncio.run(
                 run_traffic(
-                    pairs,
+                    options.pop("pairs", pairs),
                     bases,
                     scenario=name,
                     duration_s=args.duration,
                     rate=args.rate,
                     fault=fault,
-                    copies=copies,
                     db_messages=read,
+                    **options,
                 )
             )
             status = "ok" if outcome.ok else "FAILED"

@@ -156,3 +156,37 @@ def test_a_monitor_reads_a_session_read_only(browser, daphne_server, login, read
     assert AccessEvent.objects.filter(
         action=AccessEvent.Action.STAFF_READ, actor__username="mona"
     ).exists()
+
+
+def test_the_server_dies_mid_chat_and_nothing_is_lost_or_doubled(
+    browser, daphne_server, login, reading
+):
+    import signal
+
+    _, client = login("layla", PASSWORD)
+    _, reader = login("noor", PASSWORD, width=1024)
+    for page in (client, reader):
+        page.click(f".session-item[data-session-id='{reading.pk}'] a")
+        page.wait_for_selector("body[data-realtime=open]")
+    _send(client, "Before the crash")
+    reader.locator("#messages").get_by_text("Before the crash").wait_for()
+
+    daphne_server.proc.send_signal(signal.SIGKILL)
+    daphne_server.proc.wait()
+    for page in (client, reader):
+        page.wait_for_selector("#conn-banner:not([hidden])")
+    # Typed while the server is down: kept in the outbox, shown as sending.
+    _send(client, "Sent into the void")
+    client.locator("#messages li.msg--pending", has_text="Sent into the void").wait_for()
+
+    daphne_server.start()
+    for page in (client, reader):
+        page.wait_for_selector("#conn-banner", state="hidden", timeout=30_000)
+    reader.locator("#messages").get_by_text("Sent into the void").wait_for(timeout=30_000)
+    client.wait_for_function("() => !document.querySelector('#messages .msg--pending')")
+    _send(reader, "Still here")
+    client.locator("#messages").get_by_text("Still here").wait_for()
+
+    expected = ["Before the crash", "Sent into the void", "Still here"]
+    assert _texts(client) == expected
+    assert _texts(reader) == expected

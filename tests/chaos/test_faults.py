@@ -28,4 +28,4 @@ def test_every_acknowledged_message_reaches_every_member_once_whatever_fails():
     report = run.stdout + run.stderr[-3000:]
     assert run.returncode == 0, report
     scenarios = [line for line in run.stdout.splitlines() if line.startswith("ok ")]
-    assert len(scenarios) >= 4, report
+    assert len(scenarios) >= 6, report

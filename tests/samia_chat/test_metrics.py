@@ -50,4 +50,3 @@ def test_rate_limit_refusals_are_counted(api, reading, client_user, settings):
             {"kind": "text", "body": "hi", "client_msg_id": new_client_msg_id()},
         )
     assert _value(_metrics(), 'samia_rate_limited_total{group="messages"}') == before + 1
-
