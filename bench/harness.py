@@ -14,7 +14,6 @@ import random
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 
 import psycopg
@@ -23,13 +22,13 @@ from bench import stack
 from bench.loadgen import (
     BODY,
     Recorder,
-    Sample,
     chat_fire,
     close_sockets,
     http_session,
     open_loop,
     open_sockets,
     percentiles,
+    sample_picker,
     summarise,
 )
 from bench.seed import Person, seed_loners, seed_pairs
@@ -214,15 +213,10 @@ async def run_floor(mode: str, pairs, *, rate: float, duration_s: float) -> dict
                     recorder.on_frame(sock.person.user_id, frame, now)
 
         readers = [asyncio.create_task(read(s)) for s in sockets]
-        rng = random.Random(7)
+        pick = sample_picker(pairs, recorder)
 
         async def fire(i: int, t_sched: float) -> None:
-            a, b = pairs[rng.randrange(len(pairs))]
-            sender, recipient = (a, b) if rng.random() < 0.5 else (b, a)
-            sample = Sample(
-                uuid.uuid4().hex, sender.user_id, recipient.user_id, sender.session_id, t_sched
-            )
-            recorder.samples[sample.key] = sample
+            sender, sample = pick(t_sched)
             await by_user[sender.user_id].ws.send(
                 json.dumps({"k": sample.key, "s": sender.session_id, "b": BODY})
             )
@@ -359,7 +353,10 @@ def main() -> None:
         pass
     results = asyncio.run(main_async(args))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = stack.ROOT / "bench" / "results" / f"{stamp}.json"
+    # Only full runs are results worth keeping; a quick run is a smoke test of the harness.
+    folder = stack.ROOT / ("var/bench" if args.quick else "bench/results")
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{stamp}.json"
     samples = results["w_chat"].pop("_deliver_samples_ms")
     results["w_chat_deliver_samples_ms"] = samples  # kept, so the report can be redrawn
     out.write_text(json.dumps(results, indent=2))

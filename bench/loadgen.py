@@ -165,22 +165,38 @@ async def open_loop(
         await asyncio.gather(*running)
 
 
-def chat_fire(
-    pairs: list[tuple[Person, Person]],
-    base_urls: list[str],
-    https: list[aiohttp.ClientSession],
-    recorder: Recorder,
-) -> Callable[[int, float], Awaitable]:
-    """Each send: a random session, a random one of its two members writes to the other."""
+def sample_picker(
+    pairs: list[tuple[Person, Person]], recorder: Recorder
+) -> Callable[[float], tuple[Person, Sample]]:
+    """Each send: a random session, a random one of its two members writes to the other.
+
+    Seeded, so every workload and baseline rung sends the same sequence.
+    """
     rng = random.Random(7)
 
-    async def fire(i: int, t_sched: float) -> None:
+    def pick(t_sched: float) -> tuple[Person, Sample]:
         a, b = pairs[rng.randrange(len(pairs))]
         sender, recipient = (a, b) if rng.random() < 0.5 else (b, a)
         sample = Sample(
             uuid.uuid4().hex, sender.user_id, recipient.user_id, sender.session_id, t_sched
         )
         recorder.samples[sample.key] = sample
+        return sender, sample
+
+    return pick
+
+
+def chat_fire(
+    pairs: list[tuple[Person, Person]],
+    base_urls: list[str],
+    https: list[aiohttp.ClientSession],
+    recorder: Recorder,
+) -> Callable[[int, float], Awaitable]:
+    """POST each picked sample to the servers in turn."""
+    pick = sample_picker(pairs, recorder)
+
+    async def fire(i: int, t_sched: float) -> None:
+        sender, sample = pick(t_sched)
         server = i % len(base_urls)
         await send_message(https[server], base_urls[server], sample, sender.token)
 

@@ -39,6 +39,20 @@ def _texts(page) -> list[str]:
     )
 
 
+def _open_thread(page, reading) -> None:
+    page.click(f".session-item[data-session-id='{reading.pk}'] a")
+    page.wait_for_selector("body[data-realtime=open]")
+
+
+def _open_both(login, reading):
+    """The client on a phone and the reader on a laptop, both in the reading's thread."""
+    _, client = login("layla", PASSWORD)
+    _, reader = login("noor", PASSWORD, width=1024)
+    for page in (client, reader):
+        _open_thread(page, reading)
+    return client, reader
+
+
 def _send(page, text: str) -> None:
     page.fill("#composer-input", text)
     page.keyboard.press("Enter")
@@ -89,11 +103,7 @@ def test_client_and_reader_chat_live_and_nothing_is_lost_while_offline(
 
 
 def test_reader_locks_session_and_both_sides_turn_read_only(browser, daphne_server, login, reading):
-    _, client = login("layla", PASSWORD)
-    _, reader = login("noor", PASSWORD, width=1024)
-    for page in (client, reader):
-        page.click(f".session-item[data-session-id='{reading.pk}'] a")
-        page.wait_for_selector("body[data-realtime=open]")
+    client, reader = _open_both(login, reading)
 
     reader.once("dialog", lambda dialog: dialog.accept())
     reader.click("#status-actions button:text('lock')")
@@ -108,11 +118,7 @@ def test_reader_locks_session_and_both_sides_turn_read_only(browser, daphne_serv
 def test_reply_quotes_and_deleted_messages_show_on_both_sides(
     browser, daphne_server, login, reading
 ):
-    _, client = login("layla", PASSWORD)
-    _, reader = login("noor", PASSWORD, width=1024)
-    for page in (client, reader):
-        page.click(f".session-item[data-session-id='{reading.pk}'] a")
-        page.wait_for_selector("body[data-realtime=open]")
+    client, reader = _open_both(login, reading)
 
     _send(reader, "Draw one card and tell me what you see.")
     question = client.locator("#messages li.msg--theirs", has_text="Draw one card")
@@ -148,8 +154,7 @@ def test_a_monitor_reads_a_session_read_only(browser, daphne_server, login, read
     assert monitor.locator("#composer").is_hidden()
     assert monitor.locator("#status-actions button").count() >= 2  # pause, lock, end
 
-    client.click(f".session-item[data-session-id='{reading.pk}'] a")
-    client.wait_for_selector("body[data-realtime=open]")
+    _open_thread(client, reading)
     _send(client, "Can someone help me?")
     # The monitor's read-only view is live too.
     monitor.locator("#messages").get_by_text("Can someone help me?").wait_for()
@@ -163,11 +168,7 @@ def test_the_server_dies_mid_chat_and_nothing_is_lost_or_doubled(
 ):
     import signal
 
-    _, client = login("layla", PASSWORD)
-    _, reader = login("noor", PASSWORD, width=1024)
-    for page in (client, reader):
-        page.click(f".session-item[data-session-id='{reading.pk}'] a")
-        page.wait_for_selector("body[data-realtime=open]")
+    client, reader = _open_both(login, reading)
     _send(client, "Before the crash")
     reader.locator("#messages").get_by_text("Before the crash").wait_for()
 
