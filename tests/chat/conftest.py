@@ -3,9 +3,9 @@ WebSocket clients of the real ASGI application."""
 
 import asyncio
 import json
+import threading
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -29,18 +29,25 @@ class GroupProbe:
     """A channel subscribed to one group, as a consumer would be.
 
     Services broadcast after commit and block until the layer has the message, so by the
-    time a service call returns, what it sent is waiting here.
+    time a service call returns, what it sent is waiting here. The probe keeps one event
+    loop of its own in a thread: the PubSub layer holds its subscriptions per event loop.
     """
 
     def __init__(self, group: str) -> None:
         self.group = group
         self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(group, self.channel)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.channel = self._run(self.layer.new_channel())
+        self._run(self.layer.group_add(group, self.channel))
+
+    def _run(self, coroutine, timeout: float = 10.0):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def receive(self, timeout: float = 2.0) -> dict:
         """The next layer message (`{"type": "forward", "event": ...}` and the like)."""
-        message = async_to_sync(_receive)(self.layer, self.channel, timeout)
+        message = self._run(_receive(self.layer, self.channel, timeout), timeout + 5)
         assert message is not None, f"nothing arrived on {self.group} within {timeout}s"
         return message
 
@@ -48,11 +55,14 @@ class GroupProbe:
         return self.receive(timeout)["event"]
 
     def assert_silent(self, timeout: float = 0.3) -> None:
-        message = async_to_sync(_receive)(self.layer, self.channel, timeout)
+        message = self._run(_receive(self.layer, self.channel, timeout), timeout + 5)
         assert message is None, f"unexpected message on {self.group}: {message}"
 
     def close(self) -> None:
-        async_to_sync(self.layer.group_discard)(self.group, self.channel)
+        self._run(self.layer.group_discard(self.group, self.channel))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
 
 
 @pytest.fixture
