@@ -2,10 +2,13 @@
 selector, and returns the shapes in chat.schemas."""
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 
 from chat import selectors, services
+from chat.attachments import AttachmentDraft, attachment_precheck, attachment_send
 from chat.events import message_dict
+from chat.files import display_name, file_clean
 from chat.permissions import (
     access_message,
     access_session,
@@ -23,15 +26,18 @@ from chat.schemas import (
     SessionIn,
     SessionOut,
     StatusIn,
+    UploadIn,
 )
 from samia_chat.api import ErrorOut
 from samia_chat.errors import Forbidden, Invalid
-from samia_chat.limits import message_rate_hit
+from samia_chat.limits import message_rate_hit, upload_rate_hit
 from samia_chat.metrics import CATCH_UPS, MESSAGES_SENT, SEND_REPLAYS
 from samia_chat.models import User
+from samia_chat.uploads import uploaded_path
 
 router = Router(tags=["chat"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut}
+UPLOAD_ERRORS = {**ERRORS, 413: ErrorOut, 415: ErrorOut}
 
 
 class PageParams(Schema):
@@ -97,6 +103,55 @@ def message_create(request: HttpRequest, session_id: int, payload: MessageIn):
         client_msg_id=payload.client_msg_id,
         reply_to_id=payload.reply_to,
     )
+    (MESSAGES_SENT.labels(kind=message.kind) if created else SEND_REPLAYS).inc()
+    return Status(201 if created else 200, message_dict(message))
+
+
+@router.post(
+    "/sessions/{session_id}/files",
+    response={200: MessageOut, 201: MessageOut, **UPLOAD_ERRORS},
+)
+def file_create(
+    request: HttpRequest,
+    session_id: int,
+    form: Form[UploadIn],
+    file: File[UploadedFile] = None,
+):
+    """Send an image (JPEG, PNG, GIF, WebP; re-encoded), a PDF or a UTF-8 text file.
+
+    The type is decided from the bytes. Idempotent on `client_msg_id` like a text send.
+    """
+    user = request.auth
+    access = access_session(user, session_id, write=True)
+    upload_rate_hit(user.pk)
+    services.client_msg_id_check(form.client_msg_id)
+    source = uploaded_path(request, file)
+    replay = services.message_replay(
+        session=access.session, sender=user, client_msg_id=form.client_msg_id
+    )
+    if replay is not None:
+        SEND_REPLAYS.inc()
+        return Status(200, message_dict(replay))
+    clean = file_clean(source, original_name=file.name or "")
+    try:
+        attachment_precheck(session=access.session, sender=user, kind=clean.kind)
+        draft = AttachmentDraft(
+            path=clean.path,
+            kind=clean.kind,
+            content_type=clean.content_type,
+            name=display_name(file.name or "", clean.extension),
+            width=clean.width,
+            height=clean.height,
+        )
+        message, created = attachment_send(
+            session=access.session,
+            sender=user,
+            draft=draft,
+            client_msg_id=form.client_msg_id,
+            reply_to_id=form.reply_to,
+        )
+    finally:
+        clean.path.unlink(missing_ok=True)
     (MESSAGES_SENT.labels(kind=message.kind) if created else SEND_REPLAYS).inc()
     return Status(201 if created else 200, message_dict(message))
 

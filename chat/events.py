@@ -3,8 +3,9 @@
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
 
-from chat.models import ChatSession, Membership, Message
+from chat.models import Attachment, ChatSession, Membership, Message
 from samia_chat.models import User
 
 MESSAGE_CREATED = "message.created"
@@ -34,11 +35,30 @@ def _iso(value) -> str | None:
     return _ENCODER.default(value) if value is not None else None
 
 
+def attachment_dict(attachment: Attachment) -> dict[str, Any]:
+    """What a client needs to show and fetch an attachment: metadata, never bytes."""
+    # Every key is always present (null where it does not apply): the same shape over the
+    # API and the socket.
+    return {
+        "id": attachment.public_id,
+        "kind": attachment.kind,
+        "content_type": attachment.content_type,
+        "size_bytes": attachment.size_bytes,
+        "name": attachment.name,
+        "url": reverse("chat:file", args=[attachment.public_id]),
+        "duration_ms": attachment.duration_ms,
+        "waveform": attachment.waveform,
+        "width": attachment.width,
+        "height": attachment.height,
+    }
+
+
 def message_dict(message: Message) -> dict[str, Any]:
     """The public JSON of a message. Tombstones keep their place but lose their content.
 
-    Expects `sender` and `reply_to__sender` to be loaded with the message.
+    Expects `sender`, `attachment` and `reply_to__sender` to be loaded with the message.
     """
+    attachment = message.attachment if message.attachment_id else None
     reply = message.reply_to
     return {
         "id": message.pk,
@@ -57,6 +77,11 @@ def message_dict(message: Message) -> dict[str, Any]:
                 "status": reply.status,
             }
             if reply is not None
+            else None
+        ),
+        "attachment": (
+            attachment_dict(attachment)
+            if attachment is not None and not message.is_tombstone
             else None
         ),
         "created_at": _iso(message.created_at),

@@ -1,5 +1,7 @@
 """Conversations, their members and their messages."""
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -93,6 +95,45 @@ class Membership(models.Model):
         return f"{self.user} in {self.session}"
 
 
+def new_public_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class Attachment(models.Model):
+    """A file carried by a message: a voice note, an image or a document.
+
+    The bytes live encrypted in the `chat-files` store (samia_chat.filecrypt); this row
+    holds what is needed to find, decrypt and describe them. `public_id` is what URLs
+    carry, so ids cannot be enumerated.
+    """
+
+    class Kind(models.TextChoices):
+        VOICE = "voice", _("Voice note")
+        IMAGE = "image", _("Image")
+        FILE = "file", _("File")
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
+    session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="attachments")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    content_type = models.CharField(max_length=64)
+    name = models.CharField(max_length=160)
+    size_bytes = models.PositiveBigIntegerField()
+    storage_key = models.CharField(max_length=255, unique=True)
+    key_id = models.CharField(max_length=32)
+    wrapped_key = models.BinaryField(max_length=64)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    waveform = models.JSONField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.name}"
+
+
 class Message(models.Model):
     class Kind(models.TextChoices):
         TEXT = "text", _("Text")
@@ -132,6 +173,10 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     redaction_reason = models.CharField(max_length=500, blank=True)
+    # Removed (row and stored bytes) when the message is deleted or redacted.
+    attachment = models.OneToOneField(
+        Attachment, null=True, blank=True, on_delete=models.SET_NULL, related_name="message"
+    )
 
     class Meta:
         constraints = [

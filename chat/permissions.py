@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
-from chat.models import ChatSession, Membership, Message
+from chat.models import Attachment, ChatSession, Membership, Message
 from samia_chat.audit import audit_event
 from samia_chat.errors import Forbidden, NotFound
 from samia_chat.models import SESSION_OPENER_ROLES, STAFF_ROLES, AccessEvent, Role, User
@@ -68,6 +68,31 @@ def access_message(user: User, message_id: int, *, write: bool = False) -> Messa
     if write and message.sender_id != user.pk:
         raise Forbidden("You can only change your own messages.", code="NOT_YOUR_MESSAGE")
     return message
+
+
+HELD_STATUSES = {Message.Status.PENDING_REVIEW, Message.Status.REJECTED}
+
+
+def access_attachment(user: User, public_id: str) -> tuple[Attachment, SessionAccess]:
+    """Return an attachment the user may download, and how they reach its session.
+
+    Members of the session get it; staff too (read-only: the caller audits the download).
+    A held message's file (awaiting review, or rejected) reaches only its sender and staff.
+    Everyone else, and every file whose message is gone or a tombstone, gets 404.
+    """
+    attachment = (
+        Attachment.objects.select_related("message").filter(public_id=public_id[:32]).first()
+    )
+    message = getattr(attachment, "message", None) if attachment is not None else None
+    if message is None or message.is_tombstone:
+        raise NotFound("No such file.")
+    try:
+        access = access_session(user, attachment.session_id)
+    except NotFound:
+        raise NotFound("No such file.") from None
+    if message.status in HELD_STATUSES and message.sender_id != user.pk and access.is_member:
+        raise NotFound("No such file.")
+    return attachment, access
 
 
 STATUS_ACTIONS = ("pause", "resume", "lock", "end")

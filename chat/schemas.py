@@ -25,6 +25,19 @@ class ReplyPreviewOut(Schema):
     status: str
 
 
+class AttachmentOut(Schema):
+    id: str = Field(description="Opaque id; the file is fetched from `url`.")
+    kind: Literal["voice", "image", "file"]
+    content_type: str
+    size_bytes: int
+    name: str
+    url: str = Field(description="Members (and staff, audited) GET it; supports HTTP Range.")
+    duration_ms: int | None = Field(None, description="Voice notes: true decoded duration.")
+    waveform: list[int] | None = Field(None, description="Voice notes: 64 peaks, 0-100.")
+    width: int | None = Field(None, description="Images: pixels after re-encoding.")
+    height: int | None = None
+
+
 class MessageOut(Schema):
     id: int
     session_id: int
@@ -35,6 +48,7 @@ class MessageOut(Schema):
     client_msg_id: str | None
     reply_to: int | None
     reply_preview: ReplyPreviewOut | None
+    attachment: AttachmentOut | None
     created_at: datetime
 
 
@@ -87,3 +101,10 @@ class StatusIn(Schema):
 
 class RedactIn(Schema):
     reason: str = Field(max_length=2000)
+
+
+class UploadIn(Schema):
+    """The form fields sent beside `file` in a multipart upload."""
+
+    client_msg_id: str = Field(description="1-64 of A-Z a-z 0-9 . _ : - ; makes retries safe.")
+    reply_to: int | None = None

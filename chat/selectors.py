@@ -33,7 +33,7 @@ def _unread_subquery(user: User) -> Subquery:
 
 def _with_members(sessions: QuerySet[ChatSession]) -> QuerySet[ChatSession]:
     return sessions.select_related(
-        "last_message__sender", "last_message__reply_to__sender"
+        "last_message__sender", "last_message__attachment", "last_message__reply_to__sender"
     ).prefetch_related(
         Prefetch("memberships", queryset=Membership.objects.select_related("user").order_by("id"))
     )
@@ -101,7 +101,9 @@ def messages_page(
     another page lies in the direction asked for. One query.
     """
     limit = min(max(1, limit or settings.CHAT["PAGE_SIZE"]), settings.CHAT["PAGE_MAX"])
-    qs = Message.objects.filter(session=session).select_related("sender", "reply_to__sender")
+    qs = Message.objects.filter(session=session).select_related(
+        "sender", "attachment", "reply_to__sender"
+    )
     if after is not None:
         qs = qs.filter(id__gt=after)
     if before is not None:

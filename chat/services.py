@@ -9,10 +9,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import events
-from chat.models import ChatSession, Membership, Message
+from chat.models import Attachment, ChatSession, Membership, Message
 from chat.presence import online_user_ids
 from samia_chat.audit import audit_event
 from samia_chat.errors import Conflict, Forbidden, Invalid
+from samia_chat.filecrypt import file_delete
 from samia_chat.models import AccessEvent, Role, User
 from samia_chat.realtime import broadcast_on_commit, join_session_on_commit, session_group
 
@@ -36,11 +37,11 @@ STATUS_NOTICES = {
 }
 
 
-def _lock_session(session_id: int) -> ChatSession:
+def session_row_lock(session_id: int) -> ChatSession:
     return ChatSession.objects.select_for_update().get(pk=session_id)
 
 
-def _message_insert(session: ChatSession, **fields) -> tuple[Message, int | None]:
+def message_insert(session: ChatSession, **fields) -> tuple[Message, int | None]:
     """Insert a message into a locked session and move the session's pointers.
 
     Every message goes through here so that `previous_id` in the broadcast always names
@@ -64,7 +65,9 @@ def _message_insert(session: ChatSession, **fields) -> tuple[Message, int | None
 
 def _session_payload(session: ChatSession) -> dict:
     session = (
-        ChatSession.objects.select_related("last_message__sender", "last_message__reply_to__sender")
+        ChatSession.objects.select_related(
+            "last_message__sender", "last_message__attachment", "last_message__reply_to__sender"
+        )
         .prefetch_related("memberships__user")
         .get(pk=session.pk)
     )
@@ -72,15 +75,15 @@ def _session_payload(session: ChatSession) -> dict:
     return events.session_dict(session, online=online)
 
 
-def _broadcast_new_message(message: Message, previous_id: int | None) -> None:
+def message_created_broadcast(message: Message, previous_id: int | None) -> None:
     broadcast_on_commit(
         session_group(message.session_id), events.message_created_event(message, previous_id)
     )
 
 
 def _system_message(session: ChatSession, body: str) -> Message:
-    message, previous_id = _message_insert(session, kind=Message.Kind.SYSTEM, body=body)
-    _broadcast_new_message(message, previous_id)
+    message, previous_id = message_insert(session, kind=Message.Kind.SYSTEM, body=body)
+    message_created_broadcast(message, previous_id)
     return message
 
 
@@ -122,7 +125,7 @@ def session_open(
     Membership.objects.bulk_create(
         [Membership(session=session, user=client), Membership(session=session, user=reader)]
     )
-    session = _lock_session(session.pk)
+    session = session_row_lock(session.pk)
     _system_message(session, f"{service_name or 'Reading'} with {reader.public_name} started.")
     audit_event(
         actor=opened_by,
@@ -145,6 +148,33 @@ def _validate_text(body: str) -> str:
     return body
 
 
+def client_msg_id_check(client_msg_id: str) -> None:
+    if not CLIENT_MSG_ID_RE.match(client_msg_id or ""):
+        raise Invalid(
+            "client_msg_id must be 1-64 letters, digits or . _ : -", code="INVALID_CLIENT_MSG_ID"
+        )
+
+
+def message_replay(*, session: ChatSession, sender: User, client_msg_id: str) -> Message | None:
+    """The message an earlier attempt of this send already made, if any."""
+    return (
+        Message.objects.select_related("sender", "attachment", "reply_to__sender")
+        .filter(session=session, sender=sender, client_msg_id=client_msg_id)
+        .first()
+    )
+
+
+def reply_to_find(*, session: ChatSession, reply_to_id: int | None) -> Message | None:
+    if reply_to_id is None:
+        return None
+    reply_to = (
+        Message.objects.select_related("sender").filter(pk=reply_to_id, session=session).first()
+    )
+    if reply_to is None:
+        raise Invalid("reply_to must be a message of this session.", code="INVALID_REPLY")
+    return reply_to
+
+
 @transaction.atomic
 def message_send(
     *,
@@ -160,17 +190,10 @@ def message_send(
     attempt made, with created=False, and broadcasts nothing. The session row is locked,
     which serialises sends per session so ids follow commit order.
     """
-    if not CLIENT_MSG_ID_RE.match(client_msg_id or ""):
-        raise Invalid(
-            "client_msg_id must be 1-64 letters, digits or . _ : -", code="INVALID_CLIENT_MSG_ID"
-        )
+    client_msg_id_check(client_msg_id)
     body = _validate_text(body)
-    session = _lock_session(session.pk)
-    existing = (
-        Message.objects.select_related("sender", "reply_to__sender")
-        .filter(session=session, sender=sender, client_msg_id=client_msg_id)
-        .first()
-    )
+    session = session_row_lock(session.pk)
+    existing = message_replay(session=session, sender=sender, client_msg_id=client_msg_id)
     if existing is not None:
         if existing.body != body and not existing.is_tombstone:
             raise Conflict(
@@ -183,18 +206,12 @@ def message_send(
             f"This session is {session.get_status_display().lower()}; it accepts no messages.",
             code="SESSION_INACTIVE",
         )
-    reply_to = None
-    if reply_to_id is not None:
-        reply_to = (
-            Message.objects.select_related("sender").filter(pk=reply_to_id, session=session).first()
-        )
-        if reply_to is None:
-            raise Invalid("reply_to must be a message of this session.", code="INVALID_REPLY")
+    reply_to = reply_to_find(session=session, reply_to_id=reply_to_id)
     if sender.role == Role.CLIENT:
         if session.client_text_chars_used + len(body) > session.client_text_quota_chars:
             raise Conflict("You have used this session's text allowance.", code="QUOTA_EXCEEDED")
         session.client_text_chars_used += len(body)
-    message, previous_id = _message_insert(
+    message, previous_id = message_insert(
         session,
         sender=sender,
         kind=Message.Kind.TEXT,
@@ -204,14 +221,32 @@ def message_send(
     )
     # Your own message is read by you.
     Membership.objects.filter(session=session, user=sender).update(last_read_message_id=message.pk)
-    _broadcast_new_message(message, previous_id)
+    message_created_broadcast(message, previous_id)
     return message, True
 
 
 def _broadcast_update(message: Message) -> Message:
-    message = Message.objects.select_related("sender", "reply_to__sender").get(pk=message.pk)
+    message = Message.objects.select_related("sender", "attachment", "reply_to__sender").get(
+        pk=message.pk
+    )
     broadcast_on_commit(session_group(message.session_id), events.message_updated_event(message))
     return message
+
+
+def _attachment_discard(message: Message) -> None:
+    """Detach and delete a message's attachment; its stored bytes go after commit.
+
+    Runs with the message row locked. The bytes are removed only once the tombstone is
+    committed, so a rolled-back deletion loses nothing.
+    """
+    if message.attachment_id is None:
+        return
+    attachment = Attachment.objects.get(pk=message.attachment_id)
+    message.attachment = None
+    message.save(update_fields=["attachment"])
+    storage_key = attachment.storage_key
+    attachment.delete()
+    transaction.on_commit(lambda: file_delete(storage_key), robust=True)
 
 
 @transaction.atomic
@@ -230,6 +265,7 @@ def message_delete(*, message: Message, user: User) -> Message:
         )
     if message.session.status != ChatSession.Status.ACTIVE:
         raise Conflict("This session is closed; its record cannot change.", code="SESSION_INACTIVE")
+    _attachment_discard(message)
     message.status = Message.Status.DELETED
     message.body = ""
     message.deleted_at = timezone.now()
@@ -248,6 +284,7 @@ def message_redact(*, message: Message, user: User, reason: str) -> Message:
     message = Message.objects.select_for_update().get(pk=message.pk)
     if message.status == Message.Status.REDACTED:
         raise Conflict("This message is already redacted.", code="ALREADY_REDACTED")
+    _attachment_discard(message)
     message.status = Message.Status.REDACTED
     message.body = ""
     message.redacted_by = user
@@ -284,7 +321,7 @@ def session_change_status(*, session: ChatSession, user: User, action: str) -> C
     if action not in TRANSITIONS:
         raise Invalid("action must be pause, resume, lock or end.", code="INVALID_ACTION")
     allowed_from, target = TRANSITIONS[action]
-    session = _lock_session(session.pk)
+    session = session_row_lock(session.pk)
     if session.status not in allowed_from:
         raise Conflict(
             f"A {session.get_status_display().lower()} session cannot be {action}ed.",

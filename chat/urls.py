@@ -6,4 +6,5 @@ app_name = "chat"
 urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("s/<int:session_id>/", views.thread, name="thread"),
+    path("files/<str:public_id>", views.file_download, name="file"),
 ]

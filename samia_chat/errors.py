@@ -41,6 +41,16 @@ class Conflict(ServiceError):
     code = "CONFLICT"
 
 
+class TooLarge(ServiceError):
+    status = 413
+    code = "FILE_TOO_LARGE"
+
+
+class UnsupportedType(ServiceError):
+    status = 415
+    code = "UNSUPPORTED_TYPE"
+
+
 class RateLimited(ServiceError):
     status = 429
     code = "RATE_LIMITED"

@@ -43,3 +43,12 @@ def rate_exhausted(*, group: str, key: str, rate: str) -> int:
 def message_rate_hit(user_id: int) -> None:
     """One message sent by this user, over any transport."""
     rate_hit(group="messages", key=f"user:{user_id}", rate=settings.CHAT["RATE_MESSAGES"])
+
+
+def upload_rate_hit(user_id: int) -> None:
+    """One upload (voice note or file) by this user."""
+    rate_hit(group="uploads", key=f"user:{user_id}", rate=settings.CHAT["RATE_UPLOADS"])
+
+
+def voice_note_rate_hit(user_id: int) -> None:
+    rate_hit(group="voice", key=f"user:{user_id}", rate=settings.CHAT["RATE_VOICE_NOTES"])

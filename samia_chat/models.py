@@ -107,6 +107,9 @@ class AccessEvent(models.Model):
         SESSION_OPENED = "session_opened", _("Session opened")
         SESSION_STATUS = "session_status", _("Session status changed")
         REDACTION = "redaction", _("Message redacted")
+        DOWNLOAD = "download", _("Staff file download")
+        FILE_KEYS_ROTATED = "file_keys_rotated", _("File keys rotated")
+        FILES_SWEPT = "files_swept", _("Unreferenced files removed")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -6,8 +6,10 @@ bound to 127.0.0.1. Production sets DATABASE_URL, REDIS_URL and SECRET_KEY and t
 off. Every variable is listed in README.md.
 """
 
+import base64
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -190,13 +192,36 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = VAR_DIR / "media"
+# The one private store for chat attachments: never served directly, only through the
+# permission-checked download view, and every object in it is encrypted (filecrypt.py).
+FILES_S3_BUCKET = os.environ.get("FILES_S3_BUCKET", "")
+if FILES_S3_BUCKET:
+    CHAT_FILES_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": FILES_S3_BUCKET,
+            "endpoint_url": os.environ.get("FILES_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("FILES_S3_REGION") or None,
+            # Credentials come from the standard AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+            # variables or the instance role, never from this file.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    CHAT_FILES_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": os.environ.get("FILES_DIR") or str(VAR_DIR / "chat-files"),
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # The one private store for chat attachments: never served directly.
-    "chat-files": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(VAR_DIR / "chat-files"), "base_url": None},
-    },
+    "chat-files": CHAT_FILES_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -205,6 +230,45 @@ STORAGES = {
         )
     },
 }
+# Uploads always land in a temporary file, never in memory: the audio and image code reads
+# them from disk, and memory stays bounded whatever arrives.
+FILE_UPLOAD_HANDLERS = ["samia_chat.uploads.LimitedTemporaryFileUploadHandler"]
+FILE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+
+
+def _file_master_keys() -> dict[str, bytes]:
+    """`FILE_MASTER_KEYS="id1:<base64 32 bytes>,id2:<...>"`; the last one listed wraps new
+    files, the others stay to read what they wrapped until `rotate_file_keys` has run."""
+    raw = os.environ.get("FILE_MASTER_KEYS", "")
+    if not raw:
+        if not DEBUG:
+            raise ImproperlyConfigured("FILE_MASTER_KEYS must be set when DEBUG is off.")
+        key_file = VAR_DIR / "file_master_key"
+        if not key_file.exists():
+            key_file.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+            key_file.chmod(0o600)
+            warnings.warn(
+                f"FILE_MASTER_KEYS is not set: files are encrypted with a development key "
+                f"generated in {key_file}.",
+                stacklevel=1,
+            )
+        raw = f"dev:{key_file.read_text().strip()}"
+    keys: dict[str, bytes] = {}
+    for item in raw.split(","):
+        key_id, _, encoded = item.strip().partition(":")
+        try:
+            key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except ValueError:
+            key = b""
+        if not key_id or len(key) != 32:
+            raise ImproperlyConfigured(
+                "FILE_MASTER_KEYS entries must be <id>:<base64 of 32 random bytes>."
+            )
+        keys[key_id] = key
+    return keys
+
+
+FILE_MASTER_KEYS = _file_master_keys()
 
 # --- Auth and security ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -243,6 +307,9 @@ CHAT = {
     "CLIENT_TEXT_QUOTA_CHARS": 10_000,
     "CLIENT_VOICE_QUOTA_SECONDS": 600,
     "IMAGE_QUOTA": 10,
+    "VOICE_MAX_SECONDS": 300,
+    "RATE_VOICE_NOTES": os.environ.get("RATE_VOICE_NOTES", "10/m"),
+    "RATE_UPLOADS": os.environ.get("RATE_UPLOADS", "20/m"),
     "RATE_MESSAGES": os.environ.get("RATE_MESSAGES", "100/m"),
     "RATE_LOGIN_FAILURES": os.environ.get("RATE_LOGIN_FAILURES", "5/15m"),
     "RATE_SOCKET_FRAMES": os.environ.get("RATE_SOCKET_FRAMES", "30/10s"),

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.cache import cache
 from django.test import Client
 from django_ratelimit.core import get_usage
@@ -26,6 +27,25 @@ def _clear_cache():
     """Rate-limit counters and presence live in the cache: every test starts from zero."""
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def file_store(request, tmp_path_factory):
+    """Each test stores attachments in a private folder of its own (the browser tests'
+    server process keeps the project's, which it shares with the test process)."""
+    if BROWSER_TESTS in request.node.path.parents:
+        yield None
+        return
+    settings = request.getfixturevalue("settings")
+    location = tmp_path_factory.mktemp("chat-files")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "chat-files": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(location), "base_url": None},
+        },
+    }
+    yield location
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +120,25 @@ class JsonApi:
 
     def post(self, path: str, payload: dict | None = None):
         return self.http.post(path, json.dumps(payload or {}), content_type="application/json")
+
+    def upload(self, path: str, file_path, **fields):
+        """A multipart POST with `file` read from `file_path` (None: no file part)."""
+        data = {key: value for key, value in fields.items() if value is not None}
+        if file_path is None:
+            return self.http.post(path, data)
+        with open(file_path, "rb") as handle:
+            return self.http.post(path, {**data, "file": handle})
+
+    def download(self, path: str, **headers) -> tuple:
+        """GET a file; returns (response, body bytes). Downloads stream asynchronously."""
+        response = self.http.get(path, headers=headers)
+        if not response.streaming:
+            return response, response.content
+
+        async def collect() -> bytes:
+            return b"".join([chunk async for chunk in response.streaming_content])
+
+        return response, async_to_sync(collect)()
 
     def post_raw(self, path: str, body: str):
         return self.http.post(path, body, content_type="application/json")

@@ -14,6 +14,7 @@ MESSAGE_KEYS = {
     "session_id",
     "sender",
     "kind",
+    "attachment",
     "body",
     "status",
     "client_msg_id",

@@ -1,11 +1,14 @@
 """Production settings pass Django's deployment checks; the embedded default needs nothing."""
 
+import base64
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# A well-formed master key list (the key itself is not a secret of anything).
+MASTER_KEYS = "k1:" + base64.urlsafe_b64encode(bytes(range(32))).decode()
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -22,6 +25,7 @@ def test_check_deploy_passes_with_production_variables(tmp_path):
         "ALLOWED_HOSTS": "chat.example.com",
         "DATABASE_URL": "postgres://samia@db.internal:5432/samia",
         "REDIS_URL": "redis://redis.internal:6379/0",
+        "FILE_MASTER_KEYS": MASTER_KEYS,
         "SAMIA_VAR_DIR": str(tmp_path),
     }
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
@@ -57,6 +61,7 @@ def test_production_logs_are_one_json_object_per_line(tmp_path):
         "DEBUG": "0",
         "SECRET_KEY": "y" * 64,
         "ALLOWED_HOSTS": "chat.example.com",
+        "FILE_MASTER_KEYS": MASTER_KEYS,
         "SAMIA_VAR_DIR": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "samia_chat.settings",
     }
@@ -67,3 +72,34 @@ def test_production_logs_are_one_json_object_per_line(tmp_path):
     record = json.loads(result.stderr.strip().splitlines()[-1])
     assert record["message"] == "hi 1"
     assert record["level"] == "WARNING"
+
+
+def _production_env(tmp_path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "FILE_MASTER_KEYS"}
+    env.update(
+        {"DEBUG": "0", "SECRET_KEY": "z" * 64, "ALLOWED_HOSTS": "chat.example.com"},
+        SAMIA_VAR_DIR=str(tmp_path),
+        **extra,
+    )
+    return env
+
+
+def test_production_without_file_master_keys_does_not_start(tmp_path):
+    result = _manage("check", env=_production_env(tmp_path))
+    assert result.returncode != 0
+    assert "FILE_MASTER_KEYS must be set" in result.stderr
+
+
+def test_a_malformed_file_master_key_is_refused(tmp_path):
+    short = base64.urlsafe_b64encode(b"short").decode()
+    result = _manage("check", env=_production_env(tmp_path, FILE_MASTER_KEYS=f"a:{short}"))
+    assert result.returncode != 0
+    assert "FILE_MASTER_KEYS entries must be" in result.stderr
+
+
+def test_the_embedded_default_generates_a_development_file_key_with_a_warning(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"FILE_MASTER_KEYS", "DEBUG"}}
+    result = _manage("check", env={**env, "SAMIA_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "FILE_MASTER_KEYS is not set" in result.stderr
+    assert len(base64.urlsafe_b64decode((tmp_path / "file_master_key").read_text())) == 32

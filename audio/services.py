@@ -1,0 +1,53 @@
+"""Voice notes: a recording becomes a message carrying its playable rendition."""
+
+from pathlib import Path
+
+from django.conf import settings
+
+from audio.processing import voice_note_transcode
+from chat.attachments import AttachmentDraft, attachment_precheck, attachment_send
+from chat.models import Attachment, ChatSession, Message
+from chat.services import client_msg_id_check, message_replay
+from samia_chat.models import User
+
+
+def voice_note_send(
+    *,
+    session: ChatSession,
+    sender: User,
+    source: Path,
+    client_msg_id: str,
+    reply_to_id: int | None = None,
+) -> tuple[Message, bool]:
+    """Decode the recording, store its AAC/M4A rendition and send it. Returns (message, created).
+
+    A replay (same client_msg_id) returns the first message without decoding anything.
+    Session state and quota are checked before decoding and again under the session lock;
+    the duration charged to a client's allowance is the decoded one, never the client's.
+    """
+    client_msg_id_check(client_msg_id)
+    replay = message_replay(session=session, sender=sender, client_msg_id=client_msg_id)
+    if replay is not None:
+        return replay, False
+    attachment_precheck(session=session, sender=sender, kind=Attachment.Kind.VOICE)
+    rendition = voice_note_transcode(
+        source, max_duration_ms=settings.CHAT["VOICE_MAX_SECONDS"] * 1000
+    )
+    try:
+        draft = AttachmentDraft(
+            path=rendition.path,
+            kind=Attachment.Kind.VOICE,
+            content_type=rendition.content_type,
+            name=f"voice-note-{client_msg_id}.m4a",
+            duration_ms=rendition.duration_ms,
+            waveform=rendition.waveform,
+        )
+        return attachment_send(
+            session=session,
+            sender=sender,
+            draft=draft,
+            client_msg_id=client_msg_id,
+            reply_to_id=reply_to_id,
+        )
+    finally:
+        rendition.path.unlink(missing_ok=True)

@@ -1,0 +1,359 @@
+"""Decide what an uploaded file is from its bytes, and make it safe to store.
+
+The client's file name and MIME type are never trusted: the type comes from the content.
+Images are decoded and re-encoded, so nothing but pixels survives (no EXIF, GPS, comments,
+or a script riding along in a polyglot); PDFs and text are checked and copied as they are,
+because they are served as downloads with `nosniff`.
+
+Pure functions: no models, no HTTP. The caller has already enforced the upload size limit.
+"""
+
+import io
+import os
+import re
+import shutil
+import struct
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageCms, ImageOps, ImageSequence
+
+from samia_chat.errors import Invalid, UnsupportedType
+
+# One budget for everything we decode, still or animated (summed over frames): it bounds
+# both the memory of the decoded pixels and the time spent on them.
+MAX_PIXELS = 40_000_000
+MAX_SIDE_PX = 2560
+JPEG_QUALITY = 85
+WEBP_QUALITY = 85
+PDF_EOF_WINDOW_BYTES = 1024
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+ALLOWED_SUMMARY = "only JPEG, PNG, GIF and WebP images, PDF documents and UTF-8 text"
+
+# What Pillow raises on damaged or hostile image data; anything else is our own bug.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
+_ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
+
+
+@dataclass(frozen=True)
+class CleanFile:
+    """What to store. `path` is a temp file the caller owns and must unlink."""
+
+    path: Path
+    kind: str
+    content_type: str
+    extension: str
+    size_bytes: int
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class _ImageType:
+    format: str
+    # Pillow names a multi-picture JPEG (most phone cameras) "MPO"; it is still a JPEG.
+    pillow_formats: tuple[str, ...]
+    content_type: str
+    extension: str
+
+
+_JPEG = _ImageType("JPEG", ("JPEG", "MPO"), "image/jpeg", ".jpg")
+_PNG = _ImageType("PNG", ("PNG",), "image/png", ".png")
+_GIF = _ImageType("GIF", ("GIF",), "image/gif", ".gif")
+_WEBP = _ImageType("WEBP", ("WEBP",), "image/webp", ".webp")
+
+# Refused types, named only to say what the file was; they are refused because they are
+# not one of the allowed types, so this list never needs to be complete.
+_KNOWN_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"PK\x03\x04", "a ZIP archive"),
+    (0, b"PK\x05\x06", "a ZIP archive"),
+    (0, b"\x1f\x8b", "a gzip archive"),
+    (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (0, b"Rar!\x1a\x07", "a RAR archive"),
+    (257, b"ustar", "a tar archive"),
+    (0, b"\x7fELF", "an executable"),
+    (0, b"MZ", "an executable"),
+    (0, b"\xfe\xed\xfa\xce", "an executable"),
+    (0, b"\xfe\xed\xfa\xcf", "an executable"),
+    (0, b"\xce\xfa\xed\xfe", "an executable"),
+    (0, b"\xcf\xfa\xed\xfe", "an executable"),
+    (0, b"\xca\xfe\xba\xbe", "an executable"),
+    (4, b"ftyp", "a video or HEIC photo"),
+    (0, b"\x1a\x45\xdf\xa3", "a video"),
+    (0, b"ID3", "an audio file"),
+    (0, b"OggS", "an audio file"),
+    (0, b"fLaC", "an audio file"),
+    (8, b"WAVE", "an audio file"),
+    (8, b"AVI ", "a video"),
+)
+_HEAD_BYTES = 512
+
+# C0 controls other than tab, LF, FF and CR, plus DEL and C1: they have no place in a note,
+# and ESC or U+009B (CSI) would drive a terminal that prints the file.
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+# What a browser's content sniffer (WHATWG MIME Sniffing, "identifying a resource with an
+# unknown MIME type") would take for HTML, XML or SVG, and a script's shebang. Stricter than
+# the standard where no honest note could match: any doctype, comment or `<?` prefix, and
+# any whitespace as the tag terminator.
+_MARKUP_START = re.compile(
+    r"<(?:!doctype|!--|\?|svg)"
+    r"|<(?:html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p)[ \t\n\f\r>]"
+    r"|#!",
+    re.IGNORECASE,
+)
+_SNIFF_WHITESPACE = "\t\n\f\r "
+
+_NAME_MAX_CHARS = 120
+_NAME_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}$")
+# Characters Windows refuses in a file name; a download with them is renamed or fails.
+_NAME_RESERVED = re.compile(r'[<>:"|?*]')
+
+
+def file_clean(source: Path, *, original_name: str = "") -> CleanFile:
+    """Decide the type of `source` from its bytes and write the version to store.
+
+    `original_name` only names the file in error messages. Raises `Invalid` (EMPTY_FILE,
+    INVALID_IMAGE, IMAGE_TOO_LARGE, INVALID_PDF) or `UnsupportedType`. Leaves `source`
+    alone; on error, no temp file is left behind.
+    """
+    name = _basename_clean(original_name)
+    label = f'"{name}"' if name else "The file"
+    size_bytes = source.stat().st_size
+    if size_bytes == 0:
+        raise Invalid(f"{label} is empty.", code="EMPTY_FILE")
+    with source.open("rb") as stream:
+        head = stream.read(_HEAD_BYTES)
+
+    image_type = _image_type(head)
+    if image_type is not None:
+        return _image_clean(source, image_type, label)
+    if head.startswith(b"%PDF-"):
+        return _pdf_clean(source, size_bytes, label)
+    return _text_clean(source, head, label)
+
+
+def display_name(original_name: str, extension: str) -> str:
+    """A name to offer in Content-Disposition: the basename of the client's name, without
+    control or path characters, at most 120 characters, ending in `extension` (the one of
+    the detected type): "invoice.exe" detected as PDF gives "invoice.pdf", "" gives
+    "file.pdf"."""
+    stem = _NAME_EXTENSION.sub("", _basename_clean(original_name))
+    # Trailing dots and spaces vanish on Windows, which would eat the extension's dot.
+    stem = stem.rstrip(". ")[: _NAME_MAX_CHARS - len(extension)].rstrip(". ")
+    return f"{stem or 'file'}{extension}"
+
+
+def _basename_clean(original_name: str) -> str:
+    base = re.split(r"[\\/]", original_name)[-1]
+    base = unicodedata.normalize("NFC", base)
+    # Cf covers the bidirectional overrides of the "invoice\u202efdp.exe" trick.
+    base = "".join(ch for ch in base if unicodedata.category(ch) not in {"Cc", "Cf", "Zl", "Zp"})
+    # A leading dot would hide the downloaded file on Unix.
+    return _NAME_RESERVED.sub("_", base).strip().lstrip(".").rstrip(". ")
+
+
+# --- images -----------------------------------------------------------------------------
+
+
+def _image_type(head: bytes) -> _ImageType | None:
+    if head.startswith(b"\xff\xd8\xff"):
+        return _JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return _PNG
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return _GIF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return _WEBP
+    return None
+
+
+def _image_clean(source: Path, image_type: _ImageType, label: str) -> CleanFile:
+    try:
+        # Only the plugins the magic bytes named: Pillow must never pick a format on its
+        # own (EPS, for one, would hand the file to Ghostscript).
+        with Image.open(source, formats=list(image_type.pillow_formats)) as image:
+            if image.format not in image_type.pillow_formats:
+                raise UnsupportedType(f"{label} is not the image it claims to be.")
+            _pixels_check(image.width * image.height, label)
+            loop = image.info.get("loop")
+            frames, durations_ms = _frames_decode(image, image_type, label)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise Invalid(f"{label} has too many pixels.", code="IMAGE_TOO_LARGE") from exc
+    except _DECODE_ERRORS as exc:
+        raise Invalid(f"{label} is damaged or not a valid image.", code="INVALID_IMAGE") from exc
+
+    with _output(image_type.extension) as path:
+        _image_save(path, image_type.format, frames, durations_ms, loop)
+        width, height = frames[0].size
+        return CleanFile(
+            path=path,
+            kind="image",
+            content_type=image_type.content_type,
+            extension=image_type.extension,
+            size_bytes=path.stat().st_size,
+            width=width,
+            height=height,
+        )
+
+
+def _pixels_check(pixels: int, label: str) -> None:
+    if pixels > MAX_PIXELS:
+        raise Invalid(f"{label} has too many pixels.", code="IMAGE_TOO_LARGE")
+
+
+def _frames_decode(
+    image: Image.Image, image_type: _ImageType, label: str
+) -> tuple[list[Image.Image], list[int]]:
+    """Decode every frame (only the first of a JPEG: an MPO's others are depth maps and
+    previews), each ready to encode, with its duration in ms."""
+    target = _fitted_size(image.size)
+    if image_type is _JPEG and target != image.size:
+        # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target.
+        image.draft(None, target)
+    animated = image.format in _ANIMATED_FORMATS and getattr(image, "is_animated", False)
+    if not animated:
+        return [_frame_prepare(image, image_type.format, animated=False)], []
+
+    frames: list[Image.Image] = []
+    durations_ms: list[int] = []
+    for index, frame in enumerate(ImageSequence.Iterator(image)):
+        _pixels_check((index + 1) * image.width * image.height, label)
+        frames.append(_frame_prepare(frame, image_type.format, animated=True))
+        # Read after decoding: WebP only knows a frame's duration once it is loaded.
+        durations_ms.append(round(frame.info.get("duration") or 0))
+    return frames, durations_ms
+
+
+def _fitted_size(size: tuple[int, int]) -> tuple[int, int]:
+    width, height = size
+    scale = min(1.0, MAX_SIDE_PX / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _frame_prepare(frame: Image.Image, image_format: str, *, animated: bool) -> Image.Image:
+    """Upright, sRGB, in a mode the format stores, at most MAX_SIDE_PX a side, and with
+    no metadata at all: the result is a new image holding only pixels."""
+    upright = ImageOps.exif_transpose(frame)
+    upright = _to_srgb(upright, frame.info.get("icc_profile"))
+    if image_format == "JPEG":
+        mode = "L" if upright.mode == "L" else "RGB"
+    elif animated or upright.has_transparency_data:
+        # One mode for every frame of an animation: encoders take the first frame's.
+        mode = "RGBA"
+    else:
+        mode = "RGB"
+    pixels = upright.convert(mode)
+    pixels.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.LANCZOS)
+    # Pillow carries `info` (comments, ICC, XMP) through every copy and some encoders
+    # write it back: start from a blank image so nothing but the pixels can survive.
+    bare = Image.new(mode, pixels.size)
+    bare.paste(pixels)
+    return bare
+
+
+def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """Convert pixels tagged with an ICC profile to sRGB, so the profile can be dropped
+    without shifting colours (phone photos are often Display P3) and no opaque blob from
+    the client is stored. A profile that cannot be used is dropped as it is."""
+    if not icc_profile or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+    try:
+        source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        converted = ImageCms.profileToProfile(
+            image, source_profile, ImageCms.createProfile("sRGB"), outputMode=output_mode
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return image
+    return converted if converted is not None else image
+
+
+def _image_save(
+    path: Path,
+    image_format: str,
+    frames: list[Image.Image],
+    durations_ms: list[int],
+    loop: int | None,
+) -> None:
+    first, rest = frames[0], frames[1:]
+    options: dict[str, object] = {}
+    if image_format == "JPEG":
+        options = {"quality": JPEG_QUALITY, "progressive": True, "optimize": True}
+    elif image_format == "PNG":
+        options = {"optimize": True}
+    elif image_format == "WEBP":
+        options = {"quality": WEBP_QUALITY, "method": 4}
+    if rest:
+        options.update(save_all=True, append_images=rest, duration=durations_ms)
+        if image_format == "GIF":
+            # Each frame is already the whole picture as displayed: clear before drawing
+            # the next, or transparent pixels would show the previous frame through.
+            options["disposal"] = 2
+        if loop is not None:
+            # A GIF without a loop count plays once; don't turn it into a loop.
+            options["loop"] = loop
+    first.save(path, format=image_format, **options)
+
+
+# --- PDF and text -----------------------------------------------------------------------
+
+
+def _pdf_clean(source: Path, size_bytes: int, label: str) -> CleanFile:
+    with source.open("rb") as stream:
+        stream.seek(max(0, size_bytes - PDF_EOF_WINDOW_BYTES))
+        tail = stream.read()
+    if b"%%EOF" not in tail:
+        raise Invalid(f"{label} is an incomplete PDF.", code="INVALID_PDF")
+    return _copy(source, kind="file", content_type="application/pdf", extension=".pdf")
+
+
+def _text_clean(source: Path, head: bytes, label: str) -> CleanFile:
+    data = source.read_bytes()
+    try:
+        # utf-8-sig: a leading byte order mark is allowed and skipped.
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnsupportedType(_refusal(head, label, "is not UTF-8 text")) from None
+    if _CONTROL_CHARS.search(text):
+        raise UnsupportedType(_refusal(head, label, "contains control characters"))
+    if _MARKUP_START.match(text.lstrip(_SNIFF_WHITESPACE)):
+        raise UnsupportedType(f"{label} is a web page or a script; {ALLOWED_SUMMARY} can be sent.")
+    return _copy(source, kind="file", content_type=TEXT_CONTENT_TYPE, extension=".txt")
+
+
+def _refusal(head: bytes, label: str, reason: str) -> str:
+    """The message for a refused file: what it is if its signature says, else `reason`."""
+    for offset, signature, description in _KNOWN_SIGNATURES:
+        if head[offset : offset + len(signature)] == signature:
+            reason = f"is {description}"
+            break
+    return f"{label} {reason}; {ALLOWED_SUMMARY} can be sent."
+
+
+def _copy(source: Path, *, kind: str, content_type: str, extension: str) -> CleanFile:
+    with _output(extension) as path:
+        shutil.copyfile(source, path)
+        return CleanFile(
+            path=path,
+            kind=kind,
+            content_type=content_type,
+            extension=extension,
+            size_bytes=path.stat().st_size,
+        )
+
+
+@contextmanager
+def _output(extension: str) -> Iterator[Path]:
+    """A new temp file named with `extension`, removed again if the block fails."""
+    descriptor, name = tempfile.mkstemp(suffix=extension)
+    os.close(descriptor)
+    path = Path(name)
+    try:
+        yield path
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
