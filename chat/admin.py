@@ -2,6 +2,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html
 
 from chat.models import ChatSession, Membership, Message
 from chat.services import message_redact, session_change_status
@@ -70,8 +73,27 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     search_fields = ("session__booking_ref", "sender__username", "body")
     list_select_related = ("session", "sender")
-    readonly_fields = [f.name for f in Message._meta.fields]
+    readonly_fields = [
+        *(f.name for f in Message._meta.fields if f.name != "attachment"),
+        "attachment_file",
+    ]
     actions = ["redact"]
+
+    @admin.display(description="Attachment")
+    def attachment_file(self, obj: Message) -> str:
+        attachment = obj.attachment
+        if attachment is None:
+            return "-"
+        length = f", {attachment.duration_ms / 1000:.1f} s" if attachment.duration_ms else ""
+        # The link goes through the download view: the staff download is audited there.
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a> ({}, {}{})',
+            reverse("chat:file", args=[attachment.public_id]),
+            attachment.name,
+            attachment.content_type,
+            filesizeformat(attachment.size_bytes),
+            length,
+        )
 
     @admin.display(description="Body")
     def short_body(self, obj: Message) -> str:

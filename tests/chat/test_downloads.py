@@ -159,3 +159,12 @@ def test_redacting_the_message_removes_the_file(monitor, sent_text, file_store, 
     assert not stored.exists()
     message.refresh_from_db()
     assert message.attachment_id is None and message.status == Message.Status.REDACTED
+
+
+def test_staff_reach_an_attachment_from_the_admin_message_page(client, monitor, sent_text):
+    client.force_login(monitor)
+    page = client.get(f"/admin/chat/message/{sent_text['id']}/change/")
+
+    assert page.status_code == 200
+    assert sent_text["attachment"]["url"].encode() in page.content
+    assert b"reading notes.txt" in page.content
