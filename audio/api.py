@@ -5,6 +5,7 @@ from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
 from audio.services import voice_note_send
+from chat.attachments import VOICE_KINDS, upload_replay
 from chat.events import message_dict
 from chat.permissions import access_session
 from chat.schemas import MessageOut, UploadIn
@@ -36,6 +37,12 @@ def voice_note_create(
     access = access_session(user, session_id, write=True)
     voice_note_rate_hit(user.pk)
     upload_rate_hit(user.pk)
+    replay = upload_replay(
+        session=access.session, sender=user, client_msg_id=form.client_msg_id, kinds=VOICE_KINDS
+    )
+    if replay is not None:
+        SEND_REPLAYS.inc()
+        return Status(200, message_dict(replay))
     source = uploaded_path(request, file)
     message, created = voice_note_send(
         session=access.session,

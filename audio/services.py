@@ -5,9 +5,14 @@ from pathlib import Path
 from django.conf import settings
 
 from audio.processing import voice_note_transcode
-from chat.attachments import AttachmentDraft, attachment_precheck, attachment_send
+from chat.attachments import (
+    VOICE_KINDS,
+    AttachmentDraft,
+    attachment_precheck,
+    attachment_send,
+    upload_replay,
+)
 from chat.models import Attachment, ChatSession, Message
-from chat.services import client_msg_id_check, message_replay
 from samia_chat.models import User
 
 
@@ -25,8 +30,9 @@ def voice_note_send(
     Session state and quota are checked before decoding and again under the session lock;
     the duration charged to a client's allowance is the decoded one, never the client's.
     """
-    client_msg_id_check(client_msg_id)
-    replay = message_replay(session=session, sender=sender, client_msg_id=client_msg_id)
+    replay = upload_replay(
+        session=session, sender=sender, client_msg_id=client_msg_id, kinds=VOICE_KINDS
+    )
     if replay is not None:
         return replay, False
     attachment_precheck(session=session, sender=sender, kind=Attachment.Kind.VOICE)

@@ -6,7 +6,13 @@ from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from chat import selectors, services
-from chat.attachments import AttachmentDraft, attachment_precheck, attachment_send
+from chat.attachments import (
+    FILE_KINDS,
+    AttachmentDraft,
+    attachment_precheck,
+    attachment_send,
+    upload_replay,
+)
 from chat.events import message_dict
 from chat.files import display_name, file_clean
 from chat.permissions import (
@@ -124,14 +130,13 @@ def file_create(
     user = request.auth
     access = access_session(user, session_id, write=True)
     upload_rate_hit(user.pk)
-    services.client_msg_id_check(form.client_msg_id)
-    source = uploaded_path(request, file)
-    replay = services.message_replay(
-        session=access.session, sender=user, client_msg_id=form.client_msg_id
+    replay = upload_replay(
+        session=access.session, sender=user, client_msg_id=form.client_msg_id, kinds=FILE_KINDS
     )
     if replay is not None:
         SEND_REPLAYS.inc()
         return Status(200, message_dict(replay))
+    source = uploaded_path(request, file)
     clean = file_clean(source, original_name=file.name or "")
     try:
         attachment_precheck(session=access.session, sender=user, kind=clean.kind)

@@ -59,6 +59,28 @@ class AttachmentDraft:
     height: int | None = None
 
 
+FILE_KINDS = frozenset({Message.Kind.IMAGE, Message.Kind.FILE})
+VOICE_KINDS = frozenset({Message.Kind.VOICE})
+
+
+def upload_replay(
+    *, session: ChatSession, sender: User, client_msg_id: str, kinds: frozenset[str]
+) -> Message | None:
+    """The message an earlier attempt of this upload made, if any.
+
+    A client_msg_id already spent on a message of another kind (a text, say) is a
+    conflict, not a replay.
+    """
+    client_msg_id_check(client_msg_id)
+    existing = message_replay(session=session, sender=sender, client_msg_id=client_msg_id)
+    if existing is not None and existing.kind not in kinds and not existing.is_tombstone:
+        raise Conflict(
+            "This client_msg_id was already used for a different message.",
+            code="CLIENT_MSG_ID_REUSED",
+        )
+    return existing
+
+
 def _voice_seconds(duration_ms: int) -> int:
     return math.ceil(duration_ms / 1000)
 
@@ -101,8 +123,10 @@ def attachment_send(
     Idempotent on (session, sender, client_msg_id) like a text send: a retry returns the
     first message and stores nothing. The caller still owns (and removes) `draft.path`.
     """
-    client_msg_id_check(client_msg_id)
-    existing = message_replay(session=session, sender=sender, client_msg_id=client_msg_id)
+    kinds = frozenset({KIND_OF_ATTACHMENT[draft.kind]})
+    existing = upload_replay(
+        session=session, sender=sender, client_msg_id=client_msg_id, kinds=kinds
+    )
     if existing is not None:
         return existing, False
     stored = file_store(draft.path, folder=str(session.pk))
@@ -135,7 +159,10 @@ def _attachmentmessage_insert(
     reply_to_id: int | None,
 ) -> tuple[Message, bool]:
     session = session_row_lock(session.pk)
-    existing = message_replay(session=session, sender=sender, client_msg_id=client_msg_id)
+    kinds = frozenset({KIND_OF_ATTACHMENT[draft.kind]})
+    existing = upload_replay(
+        session=session, sender=sender, client_msg_id=client_msg_id, kinds=kinds
+    )
     if existing is not None:
         return existing, False
     attachment_precheck(

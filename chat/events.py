@@ -73,6 +73,7 @@ def message_dict(message: Message) -> dict[str, Any]:
             {
                 "id": reply.pk,
                 "sender": reply.sender.username if reply.sender_id else None,
+                "kind": reply.kind,
                 "body": "" if reply.is_tombstone else reply.body[:REPLY_EXCERPT_CHARS],
                 "status": reply.status,
             }

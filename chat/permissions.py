@@ -76,23 +76,26 @@ HELD_STATUSES = {Message.Status.PENDING_REVIEW, Message.Status.REJECTED}
 def access_attachment(user: User, public_id: str) -> tuple[Attachment, SessionAccess]:
     """Return an attachment the user may download, and how they reach its session.
 
-    Members of the session get it; staff too (read-only: the caller audits the download).
-    A held message's file (awaiting review, or rejected) reaches only its sender and staff.
-    Everyone else, and every file whose message is gone or a tombstone, gets 404.
+    Members of the session get it; staff too (read-only: the caller audits the download,
+    so no separate staff-read event is written here). A held message's file (awaiting
+    review, or rejected) reaches only its sender and staff. Everyone else, and every file
+    whose message is gone or a tombstone, gets 404.
     """
     attachment = (
-        Attachment.objects.select_related("message").filter(public_id=public_id[:32]).first()
+        Attachment.objects.select_related("message", "session")
+        .filter(public_id=public_id[:32])
+        .first()
     )
     message = getattr(attachment, "message", None) if attachment is not None else None
-    if message is None or message.is_tombstone:
+    if message is None or message.is_tombstone or not user.is_authenticated:
         raise NotFound("No such file.")
-    try:
-        access = access_session(user, attachment.session_id)
-    except NotFound:
-        raise NotFound("No such file.") from None
-    if message.status in HELD_STATUSES and message.sender_id != user.pk and access.is_member:
+    is_staff = user.role in STAFF_ROLES
+    membership = Membership.objects.filter(session_id=attachment.session_id, user=user).first()
+    if membership is None and not is_staff:
         raise NotFound("No such file.")
-    return attachment, access
+    if message.status in HELD_STATUSES and message.sender_id != user.pk and not is_staff:
+        raise NotFound("No such file.")
+    return attachment, SessionAccess(session=attachment.session, membership=membership)
 
 
 STATUS_ACTIONS = ("pause", "resume", "lock", "end")

@@ -21,6 +21,7 @@ class MemberOut(UserOut):
 class ReplyPreviewOut(Schema):
     id: int
     sender: str | None
+    kind: str
     body: str
     status: str
 
@@ -32,10 +33,10 @@ class AttachmentOut(Schema):
     size_bytes: int
     name: str
     url: str = Field(description="Members (and staff, audited) GET it; supports HTTP Range.")
-    duration_ms: int | None = Field(None, description="Voice notes: true decoded duration.")
-    waveform: list[int] | None = Field(None, description="Voice notes: 64 peaks, 0-100.")
-    width: int | None = Field(None, description="Images: pixels after re-encoding.")
-    height: int | None = None
+    duration_ms: int | None = Field(description="Voice notes: true decoded duration.")
+    waveform: list[int] | None = Field(description="Voice notes: 64 peaks, 0-100.")
+    width: int | None = Field(description="Images: pixels after re-encoding.")
+    height: int | None
 
 
 class MessageOut(Schema):

@@ -63,20 +63,19 @@ INLINE_TYPES = ("image/", "audio/")
 
 
 def _requester(request: HttpRequest) -> User | None:
-    """The browser's session user, or the user a Bearer token names (apps)."""
-    if request.user.is_authenticated:
-        return request.user
+    """The user a Bearer token names (apps; it wins, as in the API), else the browser's
+    session user."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
+    if scheme.lower() == "bearer" and token.strip():
         return user_from_access_token(token.strip())
-    return None
+    return request.user if request.user.is_authenticated else None
 
 
 def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     """(start, end) inclusive for a single `bytes=` range; None to send the whole file.
 
-    Raises ValueError when the range cannot be satisfied. Several ranges at once are
-    answered with the whole file, which HTTP allows.
+    Raises ValueError when the range cannot be satisfied. A malformed range, or several
+    at once, is ignored and the whole file sent, as HTTP allows.
     """
     match = RANGE_RE.match(header.strip())
     if match is None:
@@ -84,12 +83,14 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     first, last = match.groups()
     if first:
         start = int(first)
+        if last and int(last) < start:
+            return None
         end = min(int(last), size - 1) if last else size - 1
     elif last:
         start, end = max(size - int(last), 0), size - 1
     else:
         return None
-    if start >= size or start > end:
+    if start >= size:
         raise ValueError("unsatisfiable range")
     return start, end
 

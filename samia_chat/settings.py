@@ -8,6 +8,7 @@ off. Every variable is listed in README.md.
 
 import base64
 import os
+import re
 import secrets
 import warnings
 from pathlib import Path
@@ -204,9 +205,14 @@ if FILES_S3_BUCKET:
             "region_name": os.environ.get("FILES_S3_REGION") or None,
             # Credentials come from the standard AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
             # variables or the instance role, never from this file.
-            "default_acl": "private",
+            # No ACL on upload: the bucket itself must be private (Block Public Access);
+            # buckets with ACLs disabled, the AWS default, refuse ACL'd uploads.
+            "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": False,
+            # A download spools the object to a temporary file past 1 MiB instead of
+            # holding it in memory.
+            "max_memory_size": 1024 * 1024,
         },
     }
 else:
@@ -260,9 +266,10 @@ def _file_master_keys() -> dict[str, bytes]:
             key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         except ValueError:
             key = b""
-        if not key_id or len(key) != 32:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", key_id) or len(key) != 32:
             raise ImproperlyConfigured(
-                "FILE_MASTER_KEYS entries must be <id>:<base64 of 32 random bytes>."
+                "FILE_MASTER_KEYS entries must be <id>:<base64 of 32 random bytes>, "
+                "the id 1-32 letters, digits, _ or -."
             )
         keys[key_id] = key
     return keys

@@ -1,8 +1,8 @@
 """Uploads stream to a temporary file and stop being written once they pass the limit.
 
-Django would otherwise spool an upload of any size to disk before the view could refuse
-it. Past FILE_UPLOAD_MAX_BYTES this handler drops the rest of the file and flags the
-request, so the view answers 413 having stored at most the limit.
+The request body as a whole is capped before Django reads it (body_limit.py); within
+that cap, past FILE_UPLOAD_MAX_BYTES this handler drops the rest of the file and flags
+the request, so the view answers 413 with a clear error and no second copy on disk.
 """
 
 from pathlib import Path

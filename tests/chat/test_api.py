@@ -318,6 +318,7 @@ def test_a_reply_carries_a_preview_of_the_quoted_message(api, reading, client_us
     assert response.json()["reply_preview"] == {
         "id": question.pk,
         "sender": "layla",
+        "kind": "text",
         "body": "What about work?",
         "status": "sent",
     }

@@ -216,3 +216,14 @@ def test_an_image_comes_back_re_encoded_without_its_metadata(api, reading, clien
     image = Image.open(io.BytesIO(body))
     assert image.format == "JPEG"
     assert not image.getexif()
+
+
+def test_a_client_msg_id_spent_on_a_text_cannot_be_replayed_as_an_upload(
+    api, code_of, reading, client_user, png, file_store
+):
+    message_create(session=reading, sender=client_user, client_msg_id="same-1")
+
+    response = api(client_user).upload(files_url(reading), png, client_msg_id="same-1")
+
+    assert response.status_code == 409 and code_of(response) == "CLIENT_MSG_ID_REUSED"
+    assert stored_objects(file_store) == []

@@ -168,3 +168,14 @@ def test_staff_reach_an_attachment_from_the_admin_message_page(client, monitor, 
     assert page.status_code == 200
     assert sent_text["attachment"]["url"].encode() in page.content
     assert b"reading notes.txt" in page.content
+
+
+def test_a_malformed_range_is_ignored_and_the_whole_file_sent(api, client_user, sent_text):
+    response, body = api(client_user).download(sent_text["attachment"]["url"], Range="bytes=5-3")
+    assert response.status_code == 200 and body == TEXT.encode()
+
+
+def test_a_bearer_token_wins_over_the_browser_session(client, code_of, client_user, sent_text):
+    client.force_login(client_user)
+    response = client.get(sent_text["attachment"]["url"], headers={"Authorization": "Bearer x"})
+    assert response.status_code == 401 and code_of(response) == "TOKEN_INVALID"
