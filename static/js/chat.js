@@ -12,6 +12,7 @@
   const current = boot.current;
   const sessions = new Map(boot.sessions.map((s) => [s.id, s]));
   const $ = (id) => document.getElementById(id);
+  const Media = window.SamiaMedia;
   const DELETE_WINDOW_MS = 5 * 60 * 1000;
   const TYPING_SHOW_MS = 4000;
   const TYPING_SEND_EVERY_MS = 2000;
@@ -70,7 +71,18 @@
     if (m.status === "deleted") return "Message deleted";
     if (m.status === "redacted") return "Message removed by a moderator";
     const who = m.sender && m.sender.id === me.id ? "You: " : "";
-    return who + m.body;
+    return who + bodyText(m);
+  }
+  // A voice note, photo or file has no text of its own: say what it is instead.
+  function bodyText(m) {
+    return (Media.isMedia(m) && Media.label(m, me.id)) || m.body;
+  }
+  // A reply preview carries no kind: an empty body is an attachment unless it is a tombstone.
+  function quoteText(p) {
+    if (p.status === "deleted" || p.status === "redacted") return "Message deleted";
+    if (p.body) return p.body;
+    const original = thread && thread.messages.get(p.id);
+    return (original && bodyText(original)) || "Attachment";
   }
 
   // --- inbox -----------------------------------------------------------------------------
@@ -163,11 +175,16 @@
     if (m.reply_preview && !tomb) {
       const q = el("div", "quote");
       q.append(el("strong", null, m.reply_preview.sender || ""),
-        document.createTextNode(m.reply_preview.body || "Message deleted"));
+        document.createTextNode(quoteText(m.reply_preview)));
       bubble.append(q);
     }
-    bubble.append(document.createTextNode(
-      tomb ? (m.status === "deleted" ? "Message deleted" : "Message removed by a moderator") : m.body));
+    if (!tomb && Media.isMedia(m)) {
+      li.classList.add("msg--media", "msg--" + m.kind);
+      bubble.append(Media.renderAttachment(m, { mine }));
+    } else {
+      bubble.append(document.createTextNode(
+        tomb ? (m.status === "deleted" ? "Message deleted" : "Message removed by a moderator") : m.body));
+    }
     if (!system) {
       const meta = el("div", "meta");
       meta.append(el("span", null, m.created_at ? timeOf(m.created_at) : ""));
@@ -250,6 +267,8 @@
     $("composer").hidden = thread.readOnly;
     input.disabled = !canWrite;
     $("send-btn").disabled = !canWrite;
+    $("attach-btn").disabled = !canWrite;
+    $("mic-btn").disabled = !canWrite;
     input.placeholder = canWrite ? "Write a message…" : "Messages are closed";
   }
 
@@ -279,7 +298,7 @@
 
   function announce(m) {
     if (!m.sender || m.sender.id === me.id) return;
-    $("announcer").textContent = m.kind === "system" ? m.body : m.sender.display_name + ": " + m.body;
+    $("announcer").textContent = m.kind === "system" ? m.body : m.sender.display_name + ": " + bodyText(m);
   }
 
   async function catchUp() {
@@ -458,7 +477,7 @@
       reply_to: thread.replyTo ? thread.replyTo.id : null,
       reply_preview: thread.replyTo ? {
         id: thread.replyTo.id, sender: thread.replyTo.sender ? thread.replyTo.sender.username : null,
-        body: thread.replyTo.body.slice(0, 140), status: thread.replyTo.status,
+        body: bodyText(thread.replyTo).slice(0, 140), status: thread.replyTo.status,
       } : null,
       created_at: new Date().toISOString(),
     };
@@ -473,7 +492,7 @@
   function startReply(m) {
     thread.replyTo = m;
     $("reply-who").textContent = m.sender ? m.sender.display_name : "";
-    $("reply-text").textContent = m.body;
+    $("reply-text").textContent = bodyText(m);
     $("reply-bar").hidden = false;
     $("composer-input").focus();
   }
@@ -584,6 +603,18 @@
       }
     });
     $("reply-cancel").addEventListener("click", cancelReply);
+    Media.initComposer({
+      sessionId: thread.id,
+      csrfToken,
+      canWrite: () => !thread.readOnly && session().status === "active",
+      replyTo: () => (thread.replyTo ? thread.replyTo.id : null),
+      clearReply: cancelReply,
+      onSent: (m) => {
+        if (!thread.messages.has(m.id)) addMessages([m]);
+        renderThread();
+        scrollToBottom();
+      },
+    });
     $("load-earlier").addEventListener("click", loadEarlier);
     $("new-pill").addEventListener("click", scrollToBottom);
     $("messages-wrap").addEventListener("scroll", () => { if (nearBottom()) $("new-pill").hidden = true; });
