@@ -27,7 +27,10 @@ run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "SAMIA Chat on http://$(HOST):$(PORT)/"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) samia_chat.asgi:application
+	@# The emergency worker runs beside the server and stops with it.
+	$(BIN)/python manage.py run_emergency_worker & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/daphne -b $(HOST) -p $(PORT) samia_chat.asgi:application
 
 # Unit, API and socket tests first; the browser tests in their own process, because
 # Playwright's sync API and pytest-asyncio do not share one event loop.

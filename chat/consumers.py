@@ -18,11 +18,18 @@ from django.conf import settings
 from chat import events
 from chat.permissions import access_session
 from chat.presence import presence_connect, presence_disconnect, presence_refresh
-from chat.selectors import followed_session_ids
+from chat.selectors import followed_session_ids, is_on_call
 from samia_chat.errors import ServiceError
 from samia_chat.metrics import DELIVERY_SECONDS, RATE_LIMITED, SOCKET_CLOSES, SOCKETS_OPEN
-from samia_chat.models import STAFF_ROLES
-from samia_chat.realtime import group_forward, session_group, user_group
+from samia_chat.models import STAFF_ROLES, Role
+from samia_chat.realtime import (
+    ON_CALL_GROUP,
+    STAFF_GROUP,
+    SUPER_ADMIN_GROUP,
+    group_forward,
+    session_group,
+    user_group,
+)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY_FRAMES = 4408
@@ -37,6 +44,15 @@ def _frame_budget() -> tuple[int, float]:
     return int(count), float(period.rstrip("s") or 1)
 
 
+def _role_groups(user) -> set[str]:
+    """Groups a connection joins for who the user is: staff alerts, the readers' siren."""
+    if user.role in STAFF_ROLES:
+        return {STAFF_GROUP, SUPER_ADMIN_GROUP} if user.role == Role.SUPER_ADMIN else {STAFF_GROUP}
+    if user.role == Role.READER and is_on_call(user):
+        return {ON_CALL_GROUP}
+    return set()
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -47,6 +63,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.session_ids: set[int] = set(await database_sync_to_async(followed_session_ids)(user))
+        self.role_groups: set[str] = await database_sync_to_async(_role_groups)(user)
         # Sessions a staff member reads without taking part: events, but no typing/presence.
         self.watched_ids: set[int] = set()
         self.typing_sent_at: dict[int, float] = {}
@@ -63,6 +80,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         SOCKETS_OPEN.dec()
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        for group in self.role_groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
         for session_id in self.session_ids | self.watched_ids:
             await self.channel_layer.group_discard(session_group(session_id), self.channel_name)
         if await database_sync_to_async(presence_disconnect)(self.user.pk):
@@ -70,6 +89,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _join_groups(self) -> None:
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        for group in self.role_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
         for session_id in self.session_ids | self.watched_ids:
             await self.channel_layer.group_add(session_group(session_id), self.channel_name)
         self.groups_joined_at = time.monotonic()
@@ -168,4 +189,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if session_id not in self.session_ids:
             self.session_ids.add(session_id)
             await self.channel_layer.group_add(session_group(session_id), self.channel_name)
+        await self.send(text_data=json.dumps(message["event"]))
+
+    async def on_call_set(self, message: dict) -> None:
+        """The reader went on or off call (in any tab): start or stop ringing this one."""
+        if message["on_call"]:
+            self.role_groups.add(ON_CALL_GROUP)
+            await self.channel_layer.group_add(ON_CALL_GROUP, self.channel_name)
+        else:
+            self.role_groups.discard(ON_CALL_GROUP)
+            await self.channel_layer.group_discard(ON_CALL_GROUP, self.channel_name)
         await self.send(text_data=json.dumps(message["event"]))

@@ -5,7 +5,14 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 
-from chat.models import Attachment, ChatSession, Membership, Message
+from chat.models import (
+    Attachment,
+    ChatSession,
+    EmergencyRequest,
+    Membership,
+    Message,
+    SafetyAlert,
+)
 from samia_chat.models import User
 
 MESSAGE_CREATED = "message.created"
@@ -146,3 +153,111 @@ def typing_event(*, session_id: int, user: dict[str, Any]) -> dict[str, Any]:
 
 def presence_event(*, user_id: int, online: bool) -> dict[str, Any]:
     return {"type": PRESENCE, "user_id": user_id, "online": online}
+
+
+# --- emergency readings and safety alerts ---------------------------------------------------
+
+EMERGENCY_REQUESTED = "emergency.requested"
+EMERGENCY_TAKEN = "emergency.taken"
+EMERGENCY_CLOSED = "emergency.closed"
+EMERGENCY_ESCALATED = "emergency.escalated"
+EMERGENCY_ACCEPTED = "emergency.accepted"
+EMERGENCY_UPDATED = "emergency.updated"
+ON_CALL_UPDATED = "on_call.updated"
+SAFETY_ALERT = "safety.alert"
+
+STEP_NAMES = {0: "readers", 1: "staff", 2: "super_admins", 3: "closed"}
+
+
+def _first_name(user: User) -> str:
+    return (user.public_name.split() or [user.username])[0]
+
+
+def emergency_dict(request: EmergencyRequest, *, timeline: bool = False) -> dict[str, Any]:
+    """A request as its client, staff and on-call readers see it. Readers get no timeline.
+
+    Expects `client` and `accepted_by` loaded; `timeline` reads the request's events.
+    """
+    data: dict[str, Any] = {
+        "id": request.pk,
+        "status": request.status,
+        "step": STEP_NAMES[request.step],
+        "reason": request.reason,
+        "client": {"id": request.client_id, "first_name": _first_name(request.client)},
+        "created_at": _iso(request.created_at),
+        "next_step_at": _iso(request.next_step_at),
+        "accepted_by": user_dict(request.accepted_by) if request.accepted_by_id else None,
+        "session_id": request.session_id,
+        "response_ms": request.response_ms,
+    }
+    if timeline:
+        data["timeline"] = [
+            {
+                "kind": event.kind,
+                "label": event.get_kind_display(),
+                "actor": user_dict(event.actor) if event.actor_id else None,
+                "detail": event.detail,
+                "at": _iso(event.created_at),
+            }
+            for event in request.events.select_related("actor")
+        ]
+    return data
+
+
+def emergency_requested_event(request: EmergencyRequest) -> dict[str, Any]:
+    return {"type": EMERGENCY_REQUESTED, "request": emergency_dict(request)}
+
+
+def emergency_taken_event(request: EmergencyRequest) -> dict[str, Any]:
+    return {
+        "type": EMERGENCY_TAKEN,
+        "request_id": request.pk,
+        "taken_by": user_dict(request.accepted_by),
+    }
+
+
+def emergency_closed_event(request: EmergencyRequest) -> dict[str, Any]:
+    return {"type": EMERGENCY_CLOSED, "request_id": request.pk, "status": request.status}
+
+
+def emergency_escalated_event(request: EmergencyRequest, level: str) -> dict[str, Any]:
+    return {
+        "type": EMERGENCY_ESCALATED,
+        "level": level,
+        "request": emergency_dict(request, timeline=True),
+    }
+
+
+def emergency_accepted_event(request: EmergencyRequest) -> dict[str, Any]:
+    return {
+        "type": EMERGENCY_ACCEPTED,
+        "request_id": request.pk,
+        "session_id": request.session_id,
+        "reader": user_dict(request.accepted_by),
+    }
+
+
+def emergency_updated_event(request: EmergencyRequest) -> dict[str, Any]:
+    # The client and staff both see the timeline ("ringing 4 readers", "escalated"...).
+    return {"type": EMERGENCY_UPDATED, "request": emergency_dict(request, timeline=True)}
+
+
+def on_call_event(*, on_call: bool, changed_at) -> dict[str, Any]:
+    return {"type": ON_CALL_UPDATED, "on_call": on_call, "changed_at": _iso(changed_at)}
+
+
+def safety_alert_dict(alert: SafetyAlert) -> dict[str, Any]:
+    return {
+        "id": alert.pk,
+        "status": alert.status,
+        "reason": alert.reason,
+        "session_id": alert.session_id,
+        "raised_by": user_dict(alert.raised_by) if alert.raised_by_id else None,
+        "created_at": _iso(alert.created_at),
+        "acknowledged_by": user_dict(alert.acknowledged_by) if alert.acknowledged_by_id else None,
+        "resolved_by": user_dict(alert.resolved_by) if alert.resolved_by_id else None,
+    }
+
+
+def safety_alert_event(alert: SafetyAlert) -> dict[str, Any]:
+    return {"type": SAFETY_ALERT, "alert": safety_alert_dict(alert)}

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
-from chat.models import Attachment, ChatSession, Membership, Message
+from chat.models import (
+    Attachment,
+    ChatSession,
+    EmergencyRequest,
+    Membership,
+    Message,
+    ReaderAvailability,
+    SafetyAlert,
+)
 from samia_chat.audit import audit_event
 from samia_chat.errors import Forbidden, NotFound
 from samia_chat.models import SESSION_OPENER_ROLES, STAFF_ROLES, AccessEvent, Role, User
@@ -96,6 +104,40 @@ def access_attachment(user: User, public_id: str) -> tuple[Attachment, SessionAc
     if message.status in HELD_STATUSES and message.sender_id != user.pk and not is_staff:
         raise NotFound("No such file.")
     return attachment, SessionAccess(session=attachment.session, membership=membership)
+
+
+def access_emergency(user: User, request_id: int) -> EmergencyRequest:
+    """Return an emergency request the user may see, or raise 404.
+
+    Its client sees it; staff see every request; a reader sees an open request while on
+    call (it is ringing for them) and one they took.
+    """
+    request = (
+        EmergencyRequest.objects.select_related("client", "accepted_by")
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None or not user.is_authenticated:
+        raise NotFound("No such emergency request.")
+    if request.client_id == user.pk or user.role in STAFF_ROLES:
+        return request
+    if user.role == Role.READER:
+        if request.accepted_by_id == user.pk:
+            return request
+        if (
+            request.is_open
+            and ReaderAvailability.objects.filter(reader=user, on_call=True).exists()
+        ):
+            return request
+    raise NotFound("No such emergency request.")
+
+
+def access_safety_alert(user: User, alert_id: int) -> SafetyAlert:
+    """Staff handle safety alerts; nobody else learns one exists."""
+    alert = SafetyAlert.objects.select_related("raised_by").filter(pk=alert_id).first()
+    if alert is None or not user.is_authenticated or user.role not in STAFF_ROLES:
+        raise NotFound("No such alert.")
+    return alert
 
 
 STATUS_ACTIONS = ("pause", "resume", "lock", "end")

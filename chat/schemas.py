@@ -109,3 +109,69 @@ class UploadIn(Schema):
 
     client_msg_id: str = Field(description="1-64 of A-Z a-z 0-9 . _ : - ; makes retries safe.")
     reply_to: int | None = None
+
+
+class EmergencyIn(Schema):
+    reason: str = Field("", description="Optional, at most 500 characters.")
+
+
+class EmergencyClientOut(Schema):
+    id: int
+    first_name: str
+
+
+class TimelineEntryOut(Schema):
+    kind: str
+    label: str
+    actor: UserOut | None
+    detail: dict
+    at: datetime
+
+
+class EmergencyOut(Schema):
+    id: int
+    status: Literal["pending", "escalated", "accepted", "cancelled", "expired"]
+    step: Literal["readers", "staff", "super_admins", "closed"]
+    reason: str
+    client: EmergencyClientOut
+    created_at: datetime
+    next_step_at: datetime | None = Field(description="When the ladder moves on if unanswered.")
+    accepted_by: UserOut | None
+    session_id: int | None
+    response_ms: int | None
+    timeline: list[TimelineEntryOut] | None = Field(
+        None, description="For the client and staff; readers do not get it."
+    )
+
+
+class AcceptedOut(Schema):
+    request_id: int
+    session_id: int
+
+
+class AssignIn(Schema):
+    reader_id: int = Field(description="A reader, or the staff member's own id to take it.")
+
+
+class OnCallIn(Schema):
+    on_call: bool
+
+
+class OnCallOut(Schema):
+    on_call: bool
+    changed_at: datetime
+
+
+class SafetyAlertIn(Schema):
+    reason: str = Field(description="What is wrong, 1-300 characters.")
+
+
+class SafetyAlertOut(Schema):
+    id: int
+    status: Literal["open", "acknowledged", "resolved"]
+    reason: str
+    session_id: int
+    raised_by: UserOut | None
+    created_at: datetime
+    acknowledged_by: UserOut | None
+    resolved_by: UserOut | None

@@ -1,14 +1,26 @@
-"""Reads: the inbox, one session, a page of messages. Each has a fixed query budget."""
+"""Reads: the inbox, one session, a page of messages (each with a fixed query budget);
+open emergencies and safety alerts."""
 
+import math
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
+from chat import events
 from chat.events import message_dict, session_dict
-from chat.models import ChatSession, Membership, Message
+from chat.models import (
+    ChatSession,
+    EmergencyRequest,
+    Membership,
+    Message,
+    ReaderAvailability,
+    SafetyAlert,
+)
 from chat.presence import online_user_ids
-from samia_chat.models import STAFF_ROLES, User
+from samia_chat.models import STAFF_ROLES, Role, User
 
 STAFF_INBOX_SIZE = 100
 
@@ -126,3 +138,56 @@ def followed_session_ids(user: User) -> list[int]:
         .exclude(session__status=ChatSession.Status.ENDED)
         .values_list("session_id", flat=True)
     )
+
+
+def emergencies_for(user: User) -> list[dict[str, Any]]:
+    """The open emergency requests that concern the user, oldest first.
+
+    A client sees their own; staff see all; an on-call reader sees those ringing for them.
+    """
+    requests = EmergencyRequest.objects.filter(
+        status__in=EmergencyRequest.OPEN_STATUSES
+    ).select_related("client", "accepted_by")
+    if user.role == Role.CLIENT:
+        requests = requests.filter(client=user)
+    elif user.role == Role.READER:
+        if not is_on_call(user):
+            return []
+    elif user.role not in STAFF_ROLES:
+        return []
+    with_timeline = user.role != Role.READER
+    return [
+        events.emergency_dict(r, timeline=with_timeline) for r in requests.order_by("created_at")
+    ]
+
+
+def safety_alerts_open(user: User) -> list[dict[str, Any]]:
+    if user.role not in STAFF_ROLES:
+        return []
+    alerts = (
+        SafetyAlert.objects.exclude(status=SafetyAlert.Status.RESOLVED)
+        .select_related("raised_by", "acknowledged_by", "resolved_by")
+        .order_by("created_at")
+    )
+    return [events.safety_alert_dict(alert) for alert in alerts]
+
+
+def is_on_call(user: User) -> bool:
+    return ReaderAvailability.objects.filter(reader=user, on_call=True).exists()
+
+
+def emergency_response_stats(*, days: int = 7) -> dict[str, int | None]:
+    """Median and 90th percentile of reader response times (ms) over the last `days`."""
+    since = timezone.now() - timedelta(days=days)
+    times = sorted(
+        EmergencyRequest.objects.filter(
+            accepted_at__gte=since, response_ms__isnull=False
+        ).values_list("response_ms", flat=True)
+    )
+    if not times:
+        return {"count": 0, "median_ms": None, "p90_ms": None}
+
+    def rank(fraction: float) -> int:
+        return times[min(len(times) - 1, max(0, math.ceil(fraction * len(times)) - 1))]
+
+    return {"count": len(times), "median_ms": rank(0.5), "p90_ms": rank(0.9)}

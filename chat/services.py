@@ -14,7 +14,7 @@ from chat.presence import online_user_ids
 from samia_chat.audit import audit_event
 from samia_chat.errors import Conflict, Forbidden, Invalid
 from samia_chat.filecrypt import file_delete
-from samia_chat.models import AccessEvent, Role, User
+from samia_chat.models import STAFF_ROLES, AccessEvent, Role, User
 from samia_chat.realtime import broadcast_on_commit, join_session_on_commit, session_group
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -101,7 +101,11 @@ def session_open(
     """Open a session between a client and a reader; both are told in real time."""
     if client.role != Role.CLIENT or not client.is_active:
         raise Invalid("client_id must name an active client.", code="INVALID_MEMBER")
-    if reader.role != Role.READER or not reader.is_active:
+    # Staff may take an emergency reading themselves when no reader answers.
+    may_answer = reader.role == Role.READER or (
+        kind == ChatSession.Kind.EMERGENCY and reader.role in STAFF_ROLES
+    )
+    if not may_answer or not reader.is_active:
         raise Invalid("reader_id must name an active reader.", code="INVALID_MEMBER")
     booking_ref = (booking_ref or "").strip()
     if kind == ChatSession.Kind.READING and not booking_ref:

@@ -52,3 +52,11 @@ def upload_rate_hit(user_id: int) -> None:
 
 def voice_note_rate_hit(user_id: int) -> None:
     rate_hit(group="voice", key=f"user:{user_id}", rate=settings.CHAT["RATE_VOICE_NOTES"])
+
+
+def emergency_rate_hit(user_id: int) -> None:
+    rate_hit(group="emergency", key=f"user:{user_id}", rate=settings.EMERGENCY["RATE"])
+
+
+def safety_alert_rate_hit(user_id: int) -> None:
+    rate_hit(group="safety", key=f"user:{user_id}", rate=settings.CHAT["RATE_SAFETY_ALERTS"])

@@ -19,6 +19,13 @@ logger = logging.getLogger(__name__)
 FORWARD = "forward"
 # Tells every connection of a user to start following a session it was just added to.
 JOIN_SESSION = "join.session"
+# Tells every connection of a reader to join or leave the on-call group.
+ON_CALL_SET = "on_call.set"
+
+# Role-wide groups, joined by consumers at connect.
+STAFF_GROUP = "staff"  # monitors, admins and super_admins
+SUPER_ADMIN_GROUP = "super_admins"
+ON_CALL_GROUP = "readers.on_call"
 
 
 def user_group(user_id: int) -> str:
@@ -51,6 +58,12 @@ def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
 def join_session_on_commit(user_id: int, session_id: int, event: dict[str, Any]) -> None:
     """After commit, make the user's open connections follow `session_id`, then send `event`."""
     message = {"type": JOIN_SESSION, "session_id": session_id, "event": event}
+    transaction.on_commit(lambda: _group_send(user_group(user_id), message))
+
+
+def on_call_set_on_commit(user_id: int, on_call: bool, event: dict[str, Any]) -> None:
+    """After commit, move the reader's open connections in or out of the on-call group."""
+    message = {"type": ON_CALL_SET, "on_call": on_call, "event": event}
     transaction.on_commit(lambda: _group_send(user_group(user_id), message))
 
 

@@ -317,11 +317,25 @@ CHAT = {
     "VOICE_MAX_SECONDS": 300,
     "RATE_VOICE_NOTES": os.environ.get("RATE_VOICE_NOTES", "10/m"),
     "RATE_UPLOADS": os.environ.get("RATE_UPLOADS", "20/m"),
+    "RATE_SAFETY_ALERTS": os.environ.get("RATE_SAFETY_ALERTS", "5/10m"),
     "RATE_MESSAGES": os.environ.get("RATE_MESSAGES", "100/m"),
     "RATE_LOGIN_FAILURES": os.environ.get("RATE_LOGIN_FAILURES", "5/15m"),
     "RATE_SOCKET_FRAMES": os.environ.get("RATE_SOCKET_FRAMES", "30/10s"),
     "WS_MAX_FRAME_BYTES": 8192,
     "PRESENCE_TTL_SECONDS": 90,
+}
+
+# The emergency ladder (PRODUCT.md "Emergency"), counted from the request.
+EMERGENCY = {
+    "ESCALATE_STAFF_SECONDS": env_int("EMERGENCY_ESCALATE_STAFF_SECONDS", 30),
+    "ESCALATE_SUPER_ADMINS_SECONDS": env_int("EMERGENCY_ESCALATE_SUPER_ADMINS_SECONDS", 60),
+    # Unanswered this long, a request expires and the client is told.
+    "EXPIRE_SECONDS": env_int("EMERGENCY_EXPIRE_SECONDS", 600),
+    "DAILY_LIMIT": env_int("EMERGENCY_DAILY_LIMIT", 5),
+    "RATE": os.environ.get("EMERGENCY_RATE", "3/h"),
+    # An on-call reader with no open socket this long is taken off call.
+    "OFFLINE_GRACE_SECONDS": 60,
+    "WORKER_INTERVAL_SECONDS": 1,
 }
 
 # --- Internationalisation -----------------------------------------------------------------

@@ -3,12 +3,14 @@ from django.urls import include, path
 
 from audio.api import router as audio_router
 from chat.api import router as chat_router
+from chat.emergency_api import router as emergency_router
 from samia_chat import health, views
 from samia_chat.api import api
 from samia_chat.metrics import metrics_view
 
 api.add_router("/", chat_router)
 api.add_router("/", audio_router)
+api.add_router("/", emergency_router)
 
 admin.site.site_header = "SAMIA Chat staff console"
 admin.site.site_title = "SAMIA Chat"

@@ -54,6 +54,13 @@ class GroupProbe:
     def receive_event(self, timeout: float = 2.0) -> dict:
         return self.receive(timeout)["event"]
 
+    def drain(self, timeout: float = 0.3) -> list[dict]:
+        """The events of every message that arrives until the group goes quiet."""
+        found = []
+        while message := self._run(_receive(self.layer, self.channel, timeout), timeout + 5):
+            found.append(message["event"])
+        return found
+
     def assert_silent(self, timeout: float = 0.3) -> None:
         message = self._run(_receive(self.layer, self.channel, timeout), timeout + 5)
         assert message is None, f"unexpected message on {self.group}: {message}"

@@ -29,6 +29,7 @@ class Recipe:
     options: dict[str, str] = field(default_factory=dict)
     bit_rate: int | None = None
     muxer_options: dict[str, str] = field(default_factory=dict)
+    suffix: str = ""  # the file name's, when it is not the RECIPES key
 
 
 RECIPES = {
@@ -36,14 +37,26 @@ RECIPES = {
     # FFmpeg's default AAC coder (two-loop) rings on a pure tone near the end of the
     # stream, at nearly twice the tone's level; the fast coder does not.
     "mp4": Recipe("mp4", "aac", 44_100, options={"aac_coder": "fast"}),
+    # Safari's MediaRecorder writes fragmented MP4: an empty index up front, then
+    # self-describing fragments.
+    "fmp4": Recipe(
+        "mp4",
+        "aac",
+        48_000,
+        options={"aac_coder": "fast"},
+        muxer_options={"movflags": "frag_keyframe+empty_moov+default_base_moof"},
+        suffix="mp4",
+    ),
     # FFmpeg's own Vorbis encoder is experimental and writes stereo only.
     "ogg": Recipe("ogg", "vorbis", 44_100, "stereo", {"strict": "experimental"}),
+    # Firefox can record audio/ogg as well as WebM.
+    "ogg-opus": Recipe("ogg", "libopus", 48_000, suffix="ogg"),
     "wav": Recipe("wav", "pcm_s16le", 48_000),
     "mp3": Recipe("mp3", "libmp3lame", 44_100),
 }
 
-# The quietest Opus FFmpeg makes quickly: 6 kb/s, 60 ms frames, least effort. Six
-# minutes of it take well under a second to write and about 270 kB on disk.
+# The quickest Opus FFmpeg makes: 6 kb/s, 60 ms frames, least effort. Six minutes of it
+# take about a second to write and 180 kB on disk.
 CHEAP_OPUS = Recipe(
     "webm",
     "libopus",
@@ -79,19 +92,21 @@ def sine_file(
         fade = np.clip(np.minimum(times, seconds - times) / FADE_SECONDS, 0, 1)
         return amplitude * fade * np.sin(2 * np.pi * frequency * times)
 
-    path = directory / f"sine-{frequency:g}Hz-{amplitude:g}-{seconds:g}s.{container}"
+    path = directory / _file_name(f"sine-{frequency:g}Hz-{amplitude:g}-{seconds:g}s", container)
     return recording(path, RECIPES[container], tone, seconds)
 
 
 def silence_file(directory: Path, *, container: str = "webm", seconds: float = 1.0) -> Path:
-    return recording(directory / f"silence.{container}", RECIPES[container], np.zeros_like, seconds)
+    return recording(
+        directory / _file_name("silence", container), RECIPES[container], np.zeros_like, seconds
+    )
 
 
 def speech_like_file(directory: Path, *, seconds: float = 300.0, container: str = "webm") -> Path:
     """A voiced buzz at speaking pitch, shaped into syllables and pauses, over faint noise.
 
-    Close enough to speech for codecs and the signal checks to behave as they do on a real
-    voice: energy in the low kilohertz, a level that rises and falls four times a second.
+    A stand-in for a voice where the cost of coding is measured: harmonics up to about a
+    kilohertz, a level that rises and falls four times a second, pauses, a noise floor.
     """
     rng = np.random.default_rng(7)
 
@@ -104,7 +119,9 @@ def speech_like_file(directory: Path, *, seconds: float = 300.0, container: str 
         noise = rng.normal(0, 0.003, times.size)
         return 0.25 * voice * syllables * phrases + noise
 
-    return recording(directory / f"speech.{container}", RECIPES[container], speech, seconds)
+    return recording(
+        directory / _file_name("speech", container), RECIPES[container], speech, seconds
+    )
 
 
 def long_note(directory: Path, *, seconds: float = 360.0) -> Path:
@@ -143,7 +160,8 @@ def recording(
 
 
 def _frame(samples: np.ndarray, sample_format: str, layout: str, rate: int) -> av.AudioFrame:
-    """A frame in the encoder's own sample format, so PyAV has nothing to convert."""
+    """A frame in the encoder's own sample format (when it is one of these three), so that
+    PyAV has nothing to convert: converting costs more than encoding cheap Opus."""
     if sample_format == "s16":
         data = (np.clip(samples, -1, 1) * 32767).astype(np.int16).T.reshape(1, -1)
     elif sample_format == "s32p":
@@ -266,6 +284,10 @@ def mp3_with_rate_change(directory: Path) -> Path:
     joined = directory / "rate-change.mp3"
     joined.write_bytes(b"".join(part.read_bytes() for part in parts))
     return joined
+
+
+def _file_name(stem: str, container: str) -> str:
+    return f"{stem}.{RECIPES[container].suffix or container}"
 
 
 def _tone(frequency: float) -> Signal:
