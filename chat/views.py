@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -15,22 +16,38 @@ from django.views.decorators.http import require_GET
 
 from chat.events import user_dict
 from chat.permissions import access_attachment, access_session, can_change_status
-from chat.selectors import messages_page, session_detail, sessions_for_inbox
+from chat.selectors import (
+    emergencies_for,
+    is_on_call,
+    messages_page,
+    safety_alerts_open,
+    session_detail,
+    sessions_for_inbox,
+)
 from chat.services import TRANSITIONS
 from samia_chat.audit import audit_event
 from samia_chat.errors import Forbidden, NotFound, ServiceError
 from samia_chat.filecrypt import FileCorrupt, file_read
-from samia_chat.models import AccessEvent, User
+from samia_chat.models import AccessEvent, Role, User
 from samia_chat.tokens import user_from_access_token
 
 logger = logging.getLogger(__name__)
 
 
 def _boot(request: HttpRequest, current: dict | None = None) -> dict:
+    user = request.user
     return {
-        "me": user_dict(request.user),
-        "sessions": sessions_for_inbox(request.user),
+        "me": user_dict(user),
+        "sessions": sessions_for_inbox(user),
         "current": current,
+        # Emergencies: the client's own open request, the sirens ringing for an on-call
+        # reader, every open request and unresolved safety alert for staff.
+        "on_call": is_on_call(user) if user.role == Role.READER else None,
+        "emergencies": emergencies_for(user),
+        "safety_alerts": safety_alerts_open(user),
+        "emergency_settings": {
+            "escalate_staff_seconds": settings.EMERGENCY["ESCALATE_STAFF_SECONDS"],
+        },
     }
 
 
