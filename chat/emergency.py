@@ -186,7 +186,8 @@ def emergency_request_open(
 
 def _locked(request_id: int) -> EmergencyRequest:
     request = (
-        EmergencyRequest.objects.select_for_update()
+        # Lock only the request row (PostgreSQL refuses to lock the outer-joined side).
+        EmergencyRequest.objects.select_for_update(of=("self",))
         .select_related("client", "accepted_by")
         .filter(pk=request_id)
         .first()
@@ -295,6 +296,8 @@ def emergency_decline(*, reader: User, request_id: int, now: datetime | None = N
     with transaction.atomic():
         request = _locked(request_id)
         _open_check(request)
+        if not ReaderAvailability.objects.filter(reader=reader, on_call=True).exists():
+            raise Forbidden("Only on-call readers decline requests.", code="NOT_ON_CALL")
         _timeline(request, EmergencyEvent.Kind.DECLINED, actor=reader, now=now)
 
 

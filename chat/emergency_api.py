@@ -13,6 +13,7 @@ from chat.schemas import (
     EmergencyOut,
     OnCallIn,
     OnCallOut,
+    ReaderOut,
     SafetyAlertIn,
     SafetyAlertOut,
 )
@@ -65,17 +66,19 @@ def emergency_cancel(request: HttpRequest, request_id: int, payload: Empty | Non
 
 @router.post("/emergencies/{request_id}/accept", response={200: AcceptedOut, **ERRORS})
 def emergency_accept(request: HttpRequest, request_id: int, payload: Empty | None = None):
-    """The first reader to accept gets the session; later ones get 409 ALREADY_TAKEN."""
-    access_emergency(request.auth, request_id)
+    """The first reader to accept gets the session; later ones get 409 ALREADY_TAKEN.
+
+    No access_emergency here: a taken request is no longer visible to other readers, and
+    they must hear "already taken", which tells them nothing else about it.
+    """
     accepted = emergency.emergency_accept(reader=request.auth, request_id=request_id)
     return {"request_id": accepted.pk, "session_id": accepted.session_id}
 
 
 @router.post("/emergencies/{request_id}/decline", response={200: EmergencyOut, **ERRORS})
 def emergency_decline(request: HttpRequest, request_id: int, payload: Empty | None = None):
-    found = access_emergency(request.auth, request_id)
     emergency.emergency_decline(reader=request.auth, request_id=request_id)
-    return events.emergency_dict(found)
+    return events.emergency_dict(access_emergency(request.auth, request_id))
 
 
 @router.post("/emergencies/{request_id}/assign", response={200: AcceptedOut, **ERRORS})
@@ -90,6 +93,14 @@ def emergency_assign(request: HttpRequest, request_id: int, payload: AssignIn):
         raise Invalid("reader_id must name an active reader, or yourself.", code="INVALID_READER")
     assigned = emergency.emergency_assign(staff=user, request_id=request_id, reader=reader)
     return {"request_id": assigned.pk, "session_id": assigned.session_id}
+
+
+@router.get("/readers", response={200: list[ReaderOut], **ERRORS})
+def reader_list(request: HttpRequest):
+    """Staff: active readers, on-call ones first, to assign an emergency to."""
+    if request.auth.role not in STAFF_ROLES:
+        raise Forbidden("Only staff list readers.")
+    return selectors.readers_for_assignment()
 
 
 @router.post("/readers/me/on-call", response={200: OnCallOut, **ERRORS})

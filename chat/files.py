@@ -9,18 +9,19 @@ Pure functions: no models, no HTTP. The caller has already enforced the upload s
 """
 
 import io
+import math
 import os
 import re
 import shutil
 import struct
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageCms, ImageOps, ImageSequence
+from PIL import ExifTags, Image, ImageCms, ImageSequence
 
 from samia_chat.errors import Invalid, UnsupportedType
 
@@ -37,6 +38,30 @@ ALLOWED_SUMMARY = "only JPEG, PNG, GIF and WebP images, PDF documents and UTF-8 
 # What Pillow raises on damaged or hostile image data; anything else is our own bug.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 _ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
+
+# EXIF orientation -> the transposition that turns the picture upright, as in
+# `ImageOps.exif_transpose`; which of them turn rows into columns, and which reverse the
+# order of the rows (so a band of rows lands counted from the other end).
+_T = Image.Transpose
+_UPRIGHT = {
+    2: _T.FLIP_LEFT_RIGHT,
+    3: _T.ROTATE_180,
+    4: _T.FLIP_TOP_BOTTOM,
+    5: _T.TRANSPOSE,
+    6: _T.ROTATE_270,
+    7: _T.TRANSVERSE,
+    8: _T.ROTATE_90,
+}
+_SWAPS_AXES = frozenset({_T.TRANSPOSE, _T.ROTATE_270, _T.TRANSVERSE, _T.ROTATE_90})
+_REVERSES_ROWS = frozenset({_T.FLIP_TOP_BOTTOM, _T.ROTATE_180, _T.ROTATE_270, _T.TRANSVERSE})
+# Modes Pillow resizes faithfully and whose conversions to a stored mode and to sRGB act
+# on each pixel alone, so they can be shrunk first and converted after.
+_RESIZE_FIRST_MODES = frozenset({"RGB", "RGBA", "L", "LA", "CMYK"})
+# Shrinking works through the source a band of about this many pixels (4 MiB) at a time.
+_BAND_PIXELS = 1 << 20
+_LANCZOS_SUPPORT = 3.0
+# `Image.thumbnail`'s default, kept so the output is what it used to give.
+_REDUCING_GAP = 2.0
 
 
 @dataclass(frozen=True)
@@ -229,47 +254,128 @@ def _frames_decode(
 
 
 def _fitted_size(size: tuple[int, int]) -> tuple[int, int]:
+    """`size` shrunk to fit MAX_SIDE_PX a side, rounded as `Image.thumbnail` rounds."""
     width, height = size
-    scale = min(1.0, MAX_SIDE_PX / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    if max(width, height) <= MAX_SIDE_PX:
+        return size
+    aspect = width / height
+
+    def nearest(number: float, key: Callable[[int], float]) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if aspect <= 1:
+        return nearest(MAX_SIDE_PX * aspect, lambda n: abs(aspect - n / MAX_SIDE_PX)), MAX_SIDE_PX
+    return MAX_SIDE_PX, nearest(
+        MAX_SIDE_PX / aspect, lambda n: 0 if n == 0 else abs(aspect - MAX_SIDE_PX / n)
+    )
 
 
 def _frame_prepare(frame: Image.Image, image_format: str, *, animated: bool) -> Image.Image:
     """Upright, sRGB, in a mode the format stores, at most MAX_SIDE_PX a side, and with
-    no metadata at all: the result is a new image holding only pixels."""
-    upright = ImageOps.exif_transpose(frame)
-    upright = _to_srgb(upright, frame.info.get("icc_profile"))
+    no metadata at all: the result is a new image holding only pixels.
+
+    The decoded frame is the only full-size image held: it is shrunk a band of rows at a
+    time, and each band is converted, turned upright and pasted into the result. Resizing
+    first is sound because the sRGB transform and the mode conversions act on each pixel
+    alone; modes where that is not so are converted at full size first."""
+    frame.load()
+    upright = _UPRIGHT.get(frame.getexif().get(ExifTags.Base.Orientation))
+    srgb = _srgb_transform(frame.mode, frame.info.get("icc_profile"))
+    resize_first = frame.mode in _RESIZE_FIRST_MODES and "transparency" not in frame.info
+    if resize_first:
+        source, mode_after_srgb = frame, srgb.output_mode if srgb else frame.mode
+        has_alpha = mode_after_srgb in ("RGBA", "LA")
+    else:
+        # A palette, 16-bit samples or a colour key: resizing those would blend indices or
+        # blur the key, so they become the stored mode before anything else.
+        source = srgb.apply(frame) if srgb else frame
+        mode_after_srgb, has_alpha, srgb = source.mode, source.has_transparency_data, None
     if image_format == "JPEG":
-        mode = "L" if upright.mode == "L" else "RGB"
-    elif animated or upright.has_transparency_data:
+        mode = "L" if mode_after_srgb == "L" else "RGB"
+    elif animated or has_alpha:
         # One mode for every frame of an animation: encoders take the first frame's.
         mode = "RGBA"
     else:
         mode = "RGB"
-    pixels = upright.convert(mode)
-    pixels.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.LANCZOS)
+    if not resize_first and source.mode != mode:
+        source = source.convert(mode)
+
+    # Shrink to what `thumbnail` would give the upright picture; the bands are resized
+    # before they are turned, so a quarter turn swaps the target.
+    turned = upright in _SWAPS_AXES
+    size = _fitted_size(source.size[::-1] if turned else source.size)
+    size = size[::-1] if turned else size
+    source, box = _reduced(source, size)
     # Pillow carries `info` (comments, ICC, XMP) through every copy and some encoders
     # write it back: start from a blank image so nothing but the pixels can survive.
-    bare = Image.new(mode, pixels.size)
-    bare.paste(pixels)
+    bare = Image.new(mode, size[::-1] if turned else size)
+    rows = max(1, _BAND_PIXELS * size[1] // (source.width * source.height))
+    for top in range(0, size[1], rows):
+        bottom = min(size[1], top + rows)
+        band = _band_resize(source, box, size, top, bottom)
+        if srgb is not None:
+            band = srgb.apply(band)
+        if band.mode != mode:
+            band = band.convert(mode)
+        offset = size[1] - bottom if upright in _REVERSES_ROWS else top
+        if upright is not None:
+            band = band.transpose(upright)
+        bare.paste(band, (offset, 0) if turned else (0, offset))
     return bare
 
 
-def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
-    """Convert pixels tagged with an ICC profile to sRGB, so the profile can be dropped
+def _reduced(
+    image: Image.Image, size: tuple[int, int]
+) -> tuple[Image.Image, tuple[float, float, float, float]]:
+    """As `thumbnail` does, first shrink by a whole factor when that still leaves at least
+    a 2x resize; returns the image and the box of it to resize to `size`."""
+    factor_x = int(image.width / size[0] / _REDUCING_GAP) or 1
+    factor_y = int(image.height / size[1] / _REDUCING_GAP) or 1
+    box = (0.0, 0.0, float(image.width), float(image.height))
+    if factor_x == factor_y == 1:
+        return image, box
+    return image.reduce((factor_x, factor_y)), (0.0, 0.0, box[2] / factor_x, box[3] / factor_y)
+
+
+def _band_resize(
+    image: Image.Image,
+    box: tuple[float, float, float, float],
+    size: tuple[int, int],
+    top: int,
+    bottom: int,
+) -> Image.Image:
+    """Rows `top` to `bottom` of `box` of `image` resized to `size`, as a resize of the
+    whole would give them, from a crop of only the source rows they draw on."""
+    if size == image.size:
+        return image.crop((0, top, size[0], bottom))
+    left, upper, right, lower = box
+    scale = (lower - upper) / size[1]
+    band_upper, band_lower = upper + top * scale, upper + bottom * scale
+    # Lanczos reaches 3 source pixels either side, stretched by the scale when shrinking.
+    reach = _LANCZOS_SUPPORT * max(scale, 1.0) + 1
+    crop_top = max(0, math.floor(band_upper - reach))
+    crop_bottom = min(image.height, math.ceil(band_lower + reach))
+    slab = image.crop((0, crop_top, image.width, crop_bottom))
+    band_box = (left, band_upper - crop_top, right, band_lower - crop_top)
+    return slab.resize((size[0], bottom - top), Image.Resampling.LANCZOS, box=band_box)
+
+
+def _srgb_transform(mode: str, icc_profile: bytes | None) -> ImageCms.ImageCmsTransform | None:
+    """The transform from the pixels' ICC profile to sRGB, so the profile can be dropped
     without shifting colours (phone photos are often Display P3) and no opaque blob from
-    the client is stored. A profile that cannot be used is dropped as it is."""
-    if not icc_profile or image.mode not in ("RGB", "RGBA", "CMYK"):
-        return image
-    output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+    the client is stored. None when there is no profile or it cannot be used: it is then
+    dropped as it is."""
+    if not icc_profile or mode not in ("RGB", "RGBA", "CMYK"):
+        return None
     try:
-        source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-        converted = ImageCms.profileToProfile(
-            image, source_profile, ImageCms.createProfile("sRGB"), outputMode=output_mode
+        return ImageCms.buildTransform(
+            ImageCms.ImageCmsProfile(io.BytesIO(icc_profile)),
+            ImageCms.createProfile("sRGB"),
+            mode,
+            "RGBA" if mode == "RGBA" else "RGB",
         )
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return image
-    return converted if converted is not None else image
+        return None
 
 
 def _image_save(

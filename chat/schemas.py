@@ -175,3 +175,7 @@ class SafetyAlertOut(Schema):
     created_at: datetime
     acknowledged_by: UserOut | None
     resolved_by: UserOut | None
+
+
+class ReaderOut(UserOut):
+    on_call: bool

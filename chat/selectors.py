@@ -176,6 +176,21 @@ def is_on_call(user: User) -> bool:
     return ReaderAvailability.objects.filter(reader=user, on_call=True).exists()
 
 
+def readers_for_assignment() -> list[dict[str, Any]]:
+    readers = (
+        User.objects.filter(role=Role.READER, is_active=True)
+        .select_related("availability")
+        .order_by("username")
+    )
+    found = []
+    for reader in readers:
+        availability = getattr(reader, "availability", None)
+        found.append(
+            {**events.user_dict(reader), "on_call": bool(availability and availability.on_call)}
+        )
+    return sorted(found, key=lambda r: not r["on_call"])
+
+
 def emergency_response_stats(*, days: int = 7) -> dict[str, int | None]:
     """Median and 90th percentile of reader response times (ms) over the last `days`."""
     since = timezone.now() - timedelta(days=days)

@@ -18,13 +18,6 @@ from samia_chat.tokens import token_pair_issue
 ALLOWED_ORIGIN = b"http://127.0.0.1:8000"
 
 
-async def _receive(layer, channel: str, timeout: float):
-    try:
-        return await asyncio.wait_for(layer.receive(channel), timeout)
-    except TimeoutError:
-        return None
-
-
 class GroupProbe:
     """A channel subscribed to one group, as a consumer would be.
 
@@ -41,13 +34,25 @@ class GroupProbe:
         self.thread.start()
         self.channel = self._run(self.layer.new_channel())
         self._run(self.layer.group_add(group, self.channel))
+        # One receive stays pending across waits: the PubSub layer unsubscribes a channel
+        # whose receive is cancelled, so a wait that times out must not cancel it.
+        self._pending: asyncio.Task | None = None
 
     def _run(self, coroutine, timeout: float = 10.0):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
+    async def _next(self, timeout: float):
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self.layer.receive(self.channel))
+        done, _ = await asyncio.wait({self._pending}, timeout=timeout)
+        if not done:
+            return None
+        message, self._pending = self._pending.result(), None
+        return message
+
     def receive(self, timeout: float = 2.0) -> dict:
         """The next layer message (`{"type": "forward", "event": ...}` and the like)."""
-        message = self._run(_receive(self.layer, self.channel, timeout), timeout + 5)
+        message = self._run(self._next(timeout), timeout + 5)
         assert message is not None, f"nothing arrived on {self.group} within {timeout}s"
         return message
 
@@ -57,15 +62,17 @@ class GroupProbe:
     def drain(self, timeout: float = 0.3) -> list[dict]:
         """The events of every message that arrives until the group goes quiet."""
         found = []
-        while message := self._run(_receive(self.layer, self.channel, timeout), timeout + 5):
+        while message := self._run(self._next(timeout), timeout + 5):
             found.append(message["event"])
         return found
 
     def assert_silent(self, timeout: float = 0.3) -> None:
-        message = self._run(_receive(self.layer, self.channel, timeout), timeout + 5)
+        message = self._run(self._next(timeout), timeout + 5)
         assert message is None, f"unexpected message on {self.group}: {message}"
 
     def close(self) -> None:
+        if self._pending is not None:
+            self.loop.call_soon_threadsafe(self._pending.cancel)
         self._run(self.layer.group_discard(self.group, self.channel))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
