@@ -6,7 +6,17 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html
 
-from chat.models import ChatSession, Membership, Message
+from chat.emergency import safety_alert_change
+from chat.models import (
+    ChatSession,
+    EmergencyEvent,
+    EmergencyRequest,
+    Membership,
+    Message,
+    ReaderAvailability,
+    SafetyAlert,
+)
+from chat.selectors import emergency_response_stats
 from chat.services import message_redact, session_change_status
 from samia_chat.errors import ServiceError
 
@@ -135,3 +145,103 @@ class MessageAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
             },
         )
+
+
+# --- Emergencies and safety alerts ----------------------------------------------------------
+
+
+class EmergencyEventInline(admin.TabularInline):
+    model = EmergencyEvent
+    extra = 0
+    fields = ("created_at", "kind", "actor", "detail")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _seconds(ms: int | None) -> str:
+    return "-" if ms is None else f"{ms / 1000:.1f} s"
+
+
+@admin.register(EmergencyRequest)
+class EmergencyRequestAdmin(admin.ModelAdmin):
+    """The request queue: open ones first; the timeline of each; response times."""
+
+    list_display = ("id", "client", "status", "step", "created_at", "accepted_by", "response")
+    list_filter = ("status", "step")
+    search_fields = ("client__username", "accepted_by__username", "reason")
+    list_select_related = ("client", "accepted_by")
+    inlines = [EmergencyEventInline]
+    readonly_fields = [f.name for f in EmergencyRequest._meta.fields]
+
+    @admin.display(description="Response time")
+    def response(self, obj: EmergencyRequest) -> str:
+        return _seconds(obj.response_ms)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # clients ask through the app; staff assign through the staff view
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        stats = emergency_response_stats(days=7)
+        open_count = EmergencyRequest.objects.filter(
+            status__in=EmergencyRequest.OPEN_STATUSES
+        ).count()
+        title = (
+            f"Emergency requests: {open_count} open. Reader response over 7 days "
+            f"({stats['count']} accepted): median {_seconds(stats['median_ms'])}, "
+            f"P90 {_seconds(stats['p90_ms'])}."
+        )
+        return super().changelist_view(request, {**(extra_context or {}), "title": title})
+
+
+def _alert_action(action: str, label: str):
+    def run(modeladmin, request, queryset):
+        done = 0
+        for alert in queryset:
+            try:
+                safety_alert_change(staff=request.user, alert_id=alert.pk, action=action)
+                done += 1
+            except ServiceError as exc:
+                modeladmin.message_user(request, f"#{alert.pk}: {exc.message}", messages.WARNING)
+        if done:
+            modeladmin.message_user(request, f"{label}: {done} alert(s).", messages.SUCCESS)
+
+    run.__name__ = f"{action}_alerts"
+    run.short_description = f"{label} selected alerts"
+    return run
+
+
+@admin.register(SafetyAlert)
+class SafetyAlertAdmin(admin.ModelAdmin):
+    list_display = ("id", "session", "raised_by", "reason", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("session__booking_ref", "raised_by__username", "reason")
+    list_select_related = ("session", "raised_by")
+    readonly_fields = [f.name for f in SafetyAlert._meta.fields]
+    actions = [_alert_action("acknowledge", "Acknowledge"), _alert_action("resolve", "Resolve")]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        unresolved = SafetyAlert.objects.exclude(status=SafetyAlert.Status.RESOLVED).count()
+        title = f"Safety alerts: {unresolved} not yet resolved"
+        return super().changelist_view(request, {**(extra_context or {}), "title": title})
+
+
+@admin.register(ReaderAvailability)
+class ReaderAvailabilityAdmin(admin.ModelAdmin):
+    list_display = ("reader", "on_call", "changed_at", "offline_since")
+    list_filter = ("on_call",)
+    readonly_fields = ("reader", "on_call", "changed_at", "offline_since")
+
+    def has_add_permission(self, request) -> bool:
+        return False
