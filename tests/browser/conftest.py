@@ -9,7 +9,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.db import connection
+
+from tests.processes import child_process_env
 
 # Playwright's sync API keeps an event loop running in this thread; the test's own ORM
 # calls (fixtures creating people) are still plain synchronous code.
@@ -33,19 +34,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _server_env() -> dict[str, str]:
-    """Point the server process at the database pytest-django created for this run."""
-    env = os.environ.copy()
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        env.pop("DATABASE_URL", None)
-        env["SQLITE_PATH"] = str(db["NAME"])
-    else:
-        user = db.get("USER") or "postgres"
-        env["DATABASE_URL"] = f"postgres://{user}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return env
-
-
 class LiveServer:
     def __init__(self) -> None:
         self.port = _free_port()
@@ -66,7 +54,7 @@ class LiveServer:
                 "samia_chat.asgi:application",
             ],
             cwd=ROOT,
-            env=_server_env(),
+            env=child_process_env(),
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
