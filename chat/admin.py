@@ -31,21 +31,32 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
-def _status_action(action: str, label: str):
+def _service_action(name: str, label: str, noun: str, apply):
+    """An admin action that runs a service on each selected object, reporting refusals."""
+
     def run(modeladmin, request, queryset):
         done = 0
-        for session in queryset:
+        for obj in queryset:
             try:
-                session_change_status(session=session, user=request.user, action=action)
+                apply(obj, request.user)
                 done += 1
             except ServiceError as exc:
-                modeladmin.message_user(request, f"{session}: {exc.message}", messages.WARNING)
+                modeladmin.message_user(request, f"{obj}: {exc.message}", messages.WARNING)
         if done:
-            modeladmin.message_user(request, f"{label}: {done} session(s).", messages.SUCCESS)
+            modeladmin.message_user(request, f"{label}: {done} {noun}(s).", messages.SUCCESS)
 
-    run.__name__ = f"{action}_sessions"
-    run.short_description = f"{label} selected sessions"
+    run.__name__ = name
+    run.short_description = f"{label} selected {noun}s"
     return run
+
+
+def _status_action(action: str, label: str):
+    return _service_action(
+        f"{action}_sessions",
+        label,
+        "session",
+        lambda session, user: session_change_status(session=session, user=user, action=action),
+    )
 
 
 @admin.register(ChatSession)
@@ -200,20 +211,12 @@ class EmergencyRequestAdmin(admin.ModelAdmin):
 
 
 def _alert_action(action: str, label: str):
-    def run(modeladmin, request, queryset):
-        done = 0
-        for alert in queryset:
-            try:
-                safety_alert_change(staff=request.user, alert_id=alert.pk, action=action)
-                done += 1
-            except ServiceError as exc:
-                modeladmin.message_user(request, f"#{alert.pk}: {exc.message}", messages.WARNING)
-        if done:
-            modeladmin.message_user(request, f"{label}: {done} alert(s).", messages.SUCCESS)
-
-    run.__name__ = f"{action}_alerts"
-    run.short_description = f"{label} selected alerts"
-    return run
+    return _service_action(
+        f"{action}_alerts",
+        label,
+        "alert",
+        lambda alert, user: safety_alert_change(staff=user, alert_id=alert.pk, action=action),
+    )
 
 
 @admin.register(SafetyAlert)

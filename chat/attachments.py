@@ -16,11 +16,10 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from chat.models import Attachment, ChatSession, Membership, Message
+from chat.models import Attachment, ChatSession, Message
 from chat.services import (
     client_msg_id_check,
-    message_created_broadcast,
-    message_insert,
+    message_deliver,
     message_replay,
     reply_to_find,
     session_row_lock,
@@ -188,7 +187,7 @@ def _attachmentmessage_insert(
         width=draft.width,
         height=draft.height,
     )
-    message, previous_id = message_insert(
+    message = message_deliver(
         session,
         sender=sender,
         kind=KIND_OF_ATTACHMENT[draft.kind],
@@ -196,8 +195,6 @@ def _attachmentmessage_insert(
         reply_to=reply_to,
         attachment=attachment,
     )
-    Membership.objects.filter(session=session, user=sender).update(last_read_message_id=message.pk)
-    message_created_broadcast(message, previous_id)
     return message, True
 
 

@@ -81,6 +81,15 @@ def message_created_broadcast(message: Message, previous_id: int | None) -> None
     )
 
 
+def message_deliver(session: ChatSession, *, sender: User, **fields) -> Message:
+    """Insert a member's message into a locked session, mark it read by its sender (your
+    own message is read by you) and broadcast it after commit."""
+    message, previous_id = message_insert(session, sender=sender, **fields)
+    Membership.objects.filter(session=session, user=sender).update(last_read_message_id=message.pk)
+    message_created_broadcast(message, previous_id)
+    return message
+
+
 def _system_message(session: ChatSession, body: str) -> Message:
     message, previous_id = message_insert(session, kind=Message.Kind.SYSTEM, body=body)
     message_created_broadcast(message, previous_id)
@@ -215,7 +224,7 @@ def message_send(
         if session.client_text_chars_used + len(body) > session.client_text_quota_chars:
             raise Conflict("You have used this session's text allowance.", code="QUOTA_EXCEEDED")
         session.client_text_chars_used += len(body)
-    message, previous_id = message_insert(
+    message = message_deliver(
         session,
         sender=sender,
         kind=Message.Kind.TEXT,
@@ -223,9 +232,6 @@ def message_send(
         client_msg_id=client_msg_id,
         reply_to=reply_to,
     )
-    # Your own message is read by you.
-    Membership.objects.filter(session=session, user=sender).update(last_read_message_id=message.pk)
-    message_created_broadcast(message, previous_id)
     return message, True
 
 
