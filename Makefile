@@ -27,8 +27,9 @@ run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo "SAMIA Chat on http://$(HOST):$(PORT)/"
-	@# The emergency worker runs beside the server and stops with it.
-	$(BIN)/python manage.py run_emergency_worker & worker=$$!; \
+	@# The emergency ladder: with REDIS_URL a worker process beside the server (stopped with
+	@# it); without, the server runs it itself (chat/worker.py).
+	@if [ -n "$$REDIS_URL" ]; then $(BIN)/python manage.py run_emergency_worker & worker=$$!; fi; \
 		trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 		$(BIN)/daphne -b $(HOST) -p $(PORT) samia_chat.asgi:application
 

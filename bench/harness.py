@@ -2,7 +2,8 @@
 
 Starts the real stack (Daphne processes on PostgreSQL and Redis), seeds people and sessions
 with the project's code, and runs the workloads of docs/performance.md, plus the baseline
-ladder B1-B3 with the same payload and shape. Writes bench/results/<timestamp>.json and
+ladder B1-B3 with the same payload and shape, the emergency siren fan-out (bench.siren) and
+the media processing costs (bench.media). Writes bench/results/<timestamp>.json and
 rewrites docs/performance.md with the figures and a latency plot.
 """
 
@@ -13,8 +14,10 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 
@@ -32,6 +35,8 @@ from bench.loadgen import (
     summarise,
 )
 from bench.seed import Person, seed_loners, seed_pairs
+from bench.siren import siren_run
+from bench.siren import table as siren_table
 
 SERVER_CPU = 0
 LOADGEN_CPU = 1
@@ -233,6 +238,26 @@ async def run_floor(mode: str, pairs, *, rate: float, duration_s: float) -> dict
         proc.wait()
 
 
+def run_media(runs: int) -> dict:
+    """bench.media as when run alone: its own process, unpinned, one fresh child per run.
+
+    A failure is recorded rather than raised, so it cannot cost the rest of the run.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-media-") as scratch:
+        out = Path(scratch) / "media.json"
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.media", "--runs", str(runs), "--out", str(out)],
+            cwd=stack.ROOT,
+            capture_output=True,
+            text=True,
+        )
+        print(done.stdout, end="", flush=True)
+        if done.returncode != 0:
+            print(done.stderr, end="", file=sys.stderr, flush=True)
+            return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+        return json.loads(out.read_text())
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
@@ -316,6 +341,20 @@ async def main_async(args) -> dict:
         print("  ", results["w_idle"], flush=True)
     finally:
         idle_server.stop()
+
+    print(
+        f"W-siren: {args.siren_readers} on-call readers, {args.siren_requests} requests…",
+        flush=True,
+    )
+    pin_self(LOADGEN_CPU)
+    results["siren"] = await siren_run(
+        readers=args.siren_readers, requests=args.siren_requests, port=9104, cpu=SERVER_CPU
+    )
+    print(siren_table(results["siren"]), flush=True)
+
+    unpin_self()
+    print(f"media: {args.media_runs} run(s) per job…", flush=True)
+    results["media"] = await asyncio.to_thread(run_media, args.media_runs)
     results["finished_at"] = datetime.now(UTC).isoformat()
     return results
 
@@ -335,6 +374,9 @@ def main() -> None:
         type=lambda s: [int(x) for x in s.split(",")],
         default=[50, 100, 150, 200, 300, 400, 600, 800, 1000],
     )
+    parser.add_argument("--siren-readers", type=int, default=200)
+    parser.add_argument("--siren-requests", type=int, default=20)
+    parser.add_argument("--media-runs", type=int, default=3)
     parser.add_argument(
         "--no-report", action="store_true", help="do not rewrite docs/performance.md"
     )
@@ -342,6 +384,7 @@ def main() -> None:
     if args.quick:
         args.users, args.rate, args.duration, args.idle, args.step = 100, 50, 5, 300, 3
         args.ladder = [50, 100]
+        args.siren_readers, args.siren_requests, args.media_runs = 20, 3, 1
     stack.raise_fd_limit()
     stack.reset_database()
     stack.setup_django()

@@ -50,6 +50,87 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
 
+def _siren_rows(siren: dict) -> list[tuple[str, str, str, str]]:
+    last = siren["last_reader_ms"]
+    return [
+        (
+            "W-siren: request → last on-call reader p99",
+            f"≤ {siren['target_last_reader_p99_ms']:g} ms, every reader rung",
+            f"{_ms(last, 'p99')} ms (p50 {_ms(last, 'p50')}); {siren['readers']} readers,"
+            f" {siren['requests_heard_by_all']}/{siren['requests']} requests heard by all,"
+            f" {siren['missed']} missed",
+            _verdict(siren["met"]),
+        )
+    ]
+
+
+def _siren_section(siren: dict) -> str:
+    rows = "\n".join(
+        f"| {label} | {p.get('n')} | {_ms(p, 'p50')} | {_ms(p, 'p95')} | {_ms(p, 'p99')} | {_ms(p, 'max')} |"
+        for label, p in (
+            ("request → last reader", siren["last_reader_ms"]),
+            ("request → each reader", siren["reader_ms"]),
+            ("POST /api/emergencies → 201", siren["post_ms"]),
+        )
+    )
+    return f"""## W-siren
+
+{siren["readers"]} readers on call, each with one authenticated socket to one process
+(`python -m bench.siren`). {siren["requests"]} clients in turn ask for an emergency reading;
+the time runs from just before the POST to the `emergency.requested` frame's arrival at each
+socket, and each request is cancelled before the next. {len(siren["warmup"])} warm-up
+request(s) came first and are not counted; with under 100 requests, p99 is the slowest one. Missed: {siren["missed"]},
+duplicates: {siren["duplicates"]}, errors: {json.dumps(siren["errors"]) if siren["errors"] else "none"}.
+Server CPU: {siren["server_cpu_ms_per_request"]} ms per request (ring, cancel and both fan-outs).
+
+| ms | n | p50 | p95 | p99 | max |
+|---|---|---|---|---|---|
+{rows}
+"""
+
+
+def _media_rows(media: dict) -> list[tuple[str, str, str, str]]:
+    if "error" in media:
+        return [("media processing", "see below", f"failed: {media['error']}", _verdict(False))]
+    rows = []
+    for job in media["results"]:
+        targets = job["targets"]
+        wanted = [f"≤ {targets['wall_s']:g} s"] if targets["wall_s"] is not None else []
+        wanted.append(f"≤ {targets['peak_rss_growth_mb']:g} MB peak memory growth")
+        rows.append(
+            (
+                f"media: {job['job']} ({job['input']})",
+                ", ".join(wanted),
+                f"{job['wall_s_median']:g} s median (min {job['wall_s_min']:g});"
+                f" {job['peak_rss_growth_mb_max']:g} MB",
+                _verdict(job["meets_targets"]),
+            )
+        )
+    return rows
+
+
+def _media_section(media: dict) -> str:
+    if "error" in media:
+        return f"## Media processing\n\n`python -m bench.media` failed: {media['error']}\n"
+    rows = "\n".join(
+        f"| {job['job']} | {job['input']}, {job['input_bytes'] / 2**20:.1f} MiB |"
+        f" {job['wall_s_median']:g} ({job['wall_s_min']:g}) | {job['cpu_s_median']:g} |"
+        f" {job['peak_rss_growth_mb_max']:g} | {_verdict(job['meets_targets'])} |"
+        for job in media["results"]
+    )
+    return f"""## Media processing
+
+The functions the upload paths call (`python -m bench.media`), {media["runs_per_job"]} run(s)
+each in a fresh child process: wall time and the child's peak resident memory growth during
+the call. Targets: a 5-minute voice note transcodes in ≤ 3 s; neither job grows peak memory
+by more than 100 MB.
+
+| job | input | wall s, median (min) | CPU s | peak RSS growth (MB, max) | |
+|---|---|---|---|---|---|
+{rows}
+"""
+
+
 def write_report(results: dict, deliver_samples_ms: list[float], json_path: Path) -> None:
     chat = results["w_chat"]
     floors = results["floors"]
@@ -118,6 +199,20 @@ def write_report(results: dict, deliver_samples_ms: list[float], json_path: Path
             _verdict((ratios["two_vs_one_processes"] or 0) >= 1.6),
         ),
     ]
+    # Runs older than these workloads have no such keys: their rows and sections are left out.
+    siren, media = results.get("siren"), results.get("media")
+    if siren:
+        rows += _siren_rows(siren)
+    if media:
+        rows += _media_rows(media)
+    extra = "".join(
+        section + "\n"
+        for section in (
+            _siren_section(siren) if siren else "",
+            _media_section(media) if media else "",
+        )
+        if section
+    )
     table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
 
     floor_rows = "\n".join(
@@ -194,7 +289,7 @@ The offered rate rises step by step ({results["args"]["step"]} s each) until del
 {idle["alive_after_3s"]:,} still open after 3 s. Server RSS {idle["rss_before_mb"]} MB before,
 {idle["rss_after_mb"]} MB after: {idle["rss_per_socket_kb"]} KB per socket.
 
-{notes}
+{extra}{notes}
 """)
 
 

@@ -4,6 +4,7 @@ Everything the harness creates goes through the project's own code (services, to
 in a database of its own that is dropped and made anew for each run.
 """
 
+import base64
 import contextlib
 import os
 import resource
@@ -44,12 +45,15 @@ def server_env() -> dict[str, str]:
             "JWT_ACCESS_TTL_SECONDS": "7200",
             "LOG_LEVEL": "WARNING",
             "SAMIA_VAR_DIR": str(ROOT / "var" / "bench"),
+            "FILE_MASTER_KEYS": BENCH_FILE_KEYS,
         }
     )
     return env
 
 
 BENCH_SECRET = os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(50)
+# Production settings refuse to start without file master keys; the bench's are throwaway.
+BENCH_FILE_KEYS = "bench:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
 def raise_fd_limit() -> None:

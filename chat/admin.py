@@ -178,12 +178,14 @@ def _seconds(ms: int | None) -> str:
 
 @admin.register(EmergencyRequest)
 class EmergencyRequestAdmin(admin.ModelAdmin):
-    """The request queue: open ones first; the timeline of each; response times."""
+    """Requests, newest first (filter by status for the open ones); the timeline of each;
+    the readers' response times."""
 
     list_display = ("id", "client", "status", "step", "created_at", "accepted_by", "response")
     list_filter = ("status", "step")
     search_fields = ("client__username", "accepted_by__username", "reason")
     list_select_related = ("client", "accepted_by")
+    ordering = ("-created_at",)
     inlines = [EmergencyEventInline]
     readonly_fields = [f.name for f in EmergencyRequest._meta.fields]
 

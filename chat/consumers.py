@@ -23,6 +23,7 @@ from samia_chat.errors import ServiceError
 from samia_chat.metrics import DELIVERY_SECONDS, RATE_LIMITED, SOCKET_CLOSES, SOCKETS_OPEN
 from samia_chat.models import STAFF_ROLES, Role
 from samia_chat.realtime import (
+    FORWARD,
     ON_CALL_GROUP,
     STAFF_GROUP,
     SUPER_ADMIN_GROUP,
@@ -178,6 +179,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"type": "watching", "session_id": session_id}))
 
     # --- group handlers: forward only ---------------------------------------------------
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels hops to the database thread (to close stale connections) before every
+        # handler; forwarding touches no database, and that hop through one thread was
+        # most of the cost of fanning a siren out to hundreds of sockets.
+        if message["type"] == FORWARD:
+            await self.forward(message)
+            return
+        await super().dispatch(message)
 
     async def forward(self, message: dict) -> None:
         await self.send(text_data=json.dumps(message["event"]))

@@ -59,7 +59,7 @@ def on_call_set(*, reader: User, on_call: bool, now: datetime | None = None) -> 
         )
         if on_call and _in_emergency_session(reader):
             raise Conflict(
-                "You are in an emergency reading; end it before going on call.",
+                "You are in an emergency reading; go on call again once it is locked.",
                 code="IN_EMERGENCY",
             )
         if availability.on_call != on_call:
@@ -199,7 +199,7 @@ def _locked(request_id: int) -> EmergencyRequest:
 
 def _open_check(request: EmergencyRequest) -> None:
     if request.status == Status.ACCEPTED:
-        raise Conflict("Another reader has already taken this request.", code="ALREADY_TAKEN")
+        raise Conflict("This request has already been taken.", code="ALREADY_TAKEN")
     if not request.is_open:
         raise Conflict(
             f"This request is {request.get_status_display().lower()}.", code="EMERGENCY_CLOSED"
@@ -274,10 +274,13 @@ def _hand_over(
     _close(request, Status.ACCEPTED, now)
     request.accepted_by = to
     request.accepted_at = now
-    request.response_ms = int((now - request.created_at).total_seconds() * 1000)
+    reader_answered = actor == to and to.role == Role.READER
+    if reader_answered:
+        # The readers' response time; a staff assignment is not one.
+        request.response_ms = int((now - request.created_at).total_seconds() * 1000)
     request.session = session
     request.save()
-    kind = EmergencyEvent.Kind.ACCEPTED if actor == to else EmergencyEvent.Kind.ASSIGNED
+    kind = EmergencyEvent.Kind.ACCEPTED if reader_answered else EmergencyEvent.Kind.ASSIGNED
     _timeline(request, kind, actor=actor, now=now, to=to.pk, session=session.pk)
     if to.role == Role.READER:
         # A reader in an emergency reading takes no other call until it is over.
@@ -299,6 +302,8 @@ def emergency_decline(*, reader: User, request_id: int, now: datetime | None = N
         if not ReaderAvailability.objects.filter(reader=reader, on_call=True).exists():
             raise Forbidden("Only on-call readers decline requests.", code="NOT_ON_CALL")
         _timeline(request, EmergencyEvent.Kind.DECLINED, actor=reader, now=now)
+        # Staff follow the timeline; the client is not told of each reader who says no.
+        broadcast_on_commit(STAFF_GROUP, events.emergency_updated_event(request))
 
 
 # --- the ladder -----------------------------------------------------------------------------

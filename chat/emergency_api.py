@@ -39,6 +39,8 @@ def _detail(request_id: int) -> dict:
 def emergency_create(request: HttpRequest, payload: EmergencyIn):
     """A client asks for an emergency reading: every on-call reader is rung at once."""
     user = request.auth
+    if user.role != Role.CLIENT:
+        raise Forbidden("Only clients ask for emergency readings.", code="NOT_A_CLIENT")
     emergency_rate_hit(user.pk)
     created = emergency.emergency_request_open(client=user, reason=payload.reason)
     return Status(201, _detail(created.pk))

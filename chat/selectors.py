@@ -61,13 +61,8 @@ def sessions_for_inbox(user: User) -> list[dict[str, Any]]:
     Participants see their own sessions; staff see the most recently active sessions.
     Three queries whatever the number of sessions.
     """
-    if user.role in STAFF_ROLES and not Membership.objects.filter(user=user).exists():
-        sessions = list(
-            _with_members(ChatSession.objects.order_by("-last_activity_at"))[:STAFF_INBOX_SIZE]
-        )
-        online = _online_for(sessions)
-        return [session_dict(s, online=online, unread_count=0) for s in sessions]
-
+    if user.role in STAFF_ROLES:
+        return _staff_inbox(user)
     memberships = list(
         Membership.objects.filter(user=user)
         .annotate(unread=_unread_subquery(user))
@@ -80,6 +75,27 @@ def sessions_for_inbox(user: User) -> list[dict[str, Any]]:
     ordered = [sessions[m.session_id] for m in memberships]
     online = _online_for(ordered)
     return [session_dict(s, online=online, unread_count=unread_by_session[s.pk]) for s in ordered]
+
+
+def _staff_inbox(user: User) -> list[dict[str, Any]]:
+    """The most recently active sessions, plus any the staff member takes part in (an
+    emergency they took), with unread counts for their own."""
+    unread_by_session = {
+        m.session_id: m.unread or 0
+        for m in Membership.objects.filter(user=user).annotate(unread=_unread_subquery(user))
+    }
+    sessions = list(
+        _with_members(ChatSession.objects.order_by("-last_activity_at"))[:STAFF_INBOX_SIZE]
+    )
+    missing = set(unread_by_session) - {s.pk for s in sessions}
+    if missing:
+        sessions += list(_with_members(ChatSession.objects.filter(pk__in=missing)))
+        sessions.sort(key=lambda s: s.last_activity_at, reverse=True)
+    online = _online_for(sessions)
+    return [
+        session_dict(s, online=online, unread_count=unread_by_session.get(s.pk, 0))
+        for s in sessions
+    ]
 
 
 def session_detail(session: ChatSession, *, viewer: User) -> dict[str, Any]:

@@ -4,6 +4,7 @@ and the token endpoints. The chat router is mounted by urls.py."""
 import logging
 
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, JsonResponse
@@ -160,7 +161,10 @@ def token_refresh(request: HttpRequest, payload: RefreshIn):
 
 @api.post("/auth/logout", auth=None, response={204: None})
 def token_logout(request: HttpRequest, payload: RefreshIn):
-    tokens.token_revoke(refresh=payload.refresh)
+    user = tokens.token_revoke(refresh=payload.refresh)
+    if user is not None:
+        # An app signing out is a sign-out like the browser's (readers go off call).
+        user_logged_out.send(sender=type(user), request=request, user=user)
     return Status(204, None)
 
 

@@ -10,12 +10,15 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.worker import InServerWorker  # noqa: E402
 from samia_chat.body_limit import RequestBodyLimit  # noqa: E402
 from samia_chat.ws_auth import WebSocketAuthMiddleware  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": RequestBodyLimit(django_asgi_app),
-        "websocket": WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
-    }
+application = InServerWorker(
+    ProtocolTypeRouter(
+        {
+            "http": RequestBodyLimit(django_asgi_app),
+            "websocket": WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )

@@ -336,6 +336,9 @@ EMERGENCY = {
     # An on-call reader with no open socket this long is taken off call.
     "OFFLINE_GRACE_SECONDS": 60,
     "WORKER_INTERVAL_SECONDS": 1,
+    # Without Redis the server applies the ladder itself (chat/worker.py); with Redis,
+    # `manage.py run_emergency_worker` does.
+    "IN_SERVER_WORKER": env_bool("EMERGENCY_IN_SERVER_WORKER", not REDIS_URL),
 }
 
 # --- Internationalisation -----------------------------------------------------------------

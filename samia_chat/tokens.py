@@ -136,13 +136,15 @@ def _refresh_rotate(refresh: str) -> dict[str, str] | Unauthenticated:
     }
 
 
-def token_revoke(*, refresh: str) -> None:
-    """Log out a token family (the device that holds `refresh`)."""
-    row = RefreshToken.objects.filter(token_hash=_hash(refresh)).first()
-    if row is not None:
-        RefreshToken.objects.filter(family=row.family, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+def token_revoke(*, refresh: str) -> User | None:
+    """Log out a token family (the device that holds `refresh`). Returns its user."""
+    row = RefreshToken.objects.select_related("user").filter(token_hash=_hash(refresh)).first()
+    if row is None:
+        return None
+    RefreshToken.objects.filter(family=row.family, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    return row.user
 
 
 def tokens_revoke_all(*, user: User) -> None:

@@ -49,6 +49,16 @@ def file_store(request, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _no_worker_in_test_servers(request):
+    """The ASGI application under test does not start the emergency ladder on its own:
+    ladder tests drive it with a controlled clock."""
+    if BROWSER_TESTS in request.node.path.parents:
+        return
+    settings = request.getfixturevalue("settings")
+    settings.EMERGENCY = {**settings.EMERGENCY, "IN_SERVER_WORKER": False}
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(request):
     # The browser tests share their users with a separate server process, which must be
     # able to check the passwords with the real hasher.

@@ -10,6 +10,7 @@ from chat.models import ChatSession, EmergencyEvent, EmergencyRequest, ReaderAva
 from samia_chat.errors import Conflict, Forbidden, RateLimited
 from samia_chat.models import Role
 from samia_chat.realtime import ON_CALL_GROUP, STAFF_GROUP, SUPER_ADMIN_GROUP, user_group
+from samia_chat.tokens import token_pair_issue
 from tests.factories import user_create
 
 T0 = timezone.now().replace(microsecond=0)
@@ -236,4 +237,10 @@ def test_an_on_call_reader_offline_for_a_minute_is_taken_off_call(on_call):
 def test_signing_out_takes_a_reader_off_call(client, on_call):
     client.force_login(on_call)
     client.post("/logout/")
+    assert not ReaderAvailability.objects.get(reader=on_call).on_call
+
+
+def test_an_app_signing_out_takes_a_reader_off_call(api, on_call):
+    pair = token_pair_issue(user=on_call)
+    api().post("/api/auth/logout", {"refresh": pair["refresh"]})
     assert not ReaderAvailability.objects.get(reader=on_call).on_call

@@ -1,6 +1,9 @@
 """Sirens and alerts reach the right sockets through the real ASGI application."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from chat import emergency
 
@@ -76,3 +79,17 @@ async def test_the_client_is_told_who_accepted_and_taken_into_the_session(
     # The new session is followed by the client's tab (and listed in the inbox).
     assert arrived["session.updated"]["session"]["id"] == accepted.session_id
     assert arrived["session.updated"]["session"]["kind"] == "emergency"
+
+
+async def test_without_redis_the_server_itself_escalates_to_staff_sockets(
+    sockets, sync, settings, client_user, monitor
+):
+    settings.EMERGENCY = {**settings.EMERGENCY, "IN_SERVER_WORKER": True}
+    staff = await sockets.open(monitor)  # the first connection starts the ladder task
+    overdue = timezone.now() - timedelta(seconds=31)
+
+    request = await sync(emergency.emergency_request_open, client=client_user, now=overdue)
+
+    escalated = await staff.receive_type("emergency.escalated", timeout=5)
+    assert escalated["request"]["id"] == request.pk
+    assert escalated["level"] == "staff"

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _worker(**ladder: int) -> subprocess.Popen:
     env = child_process_env()
+    # The embedded default runs the ladder in the server; here the process is under test.
+    env["EMERGENCY_IN_SERVER_WORKER"] = "0"
     env.update({f"EMERGENCY_{name}": str(value) for name, value in ladder.items()})
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_emergency_worker"],

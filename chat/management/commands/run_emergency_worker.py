@@ -1,17 +1,12 @@
 """Apply due emergency escalations and take offline readers off call, every second."""
 
-import logging
 import signal
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.core.management.base import BaseCommand, CommandError
 
-from chat.emergency import emergency_steps_apply, on_call_offline_sweep
-
-logger = logging.getLogger(__name__)
-SWEEP_EVERY_S = 10.0
+from chat.worker import WorkerPass
 
 
 class Command(BaseCommand):
@@ -25,28 +20,21 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
 
     def handle(self, *args, once: bool, **options) -> None:
+        if settings.EMERGENCY["IN_SERVER_WORKER"]:
+            raise CommandError(
+                "Without REDIS_URL the server runs the emergency ladder itself: alerts sent "
+                "from a separate process would reach no browser. Set REDIS_URL (or "
+                "EMERGENCY_IN_SERVER_WORKER=0 if you know why) to run it here."
+            )
         self.running = True
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        interval = settings.EMERGENCY["WORKER_INTERVAL_SECONDS"]
-        last_sweep = 0.0
+        worker_pass = WorkerPass()
         while self.running:
-            try:
-                applied = emergency_steps_apply()
-                if applied:
-                    logger.info("emergency steps applied: %d", applied)
-                if time.monotonic() - last_sweep >= SWEEP_EVERY_S:
-                    on_call_offline_sweep()
-                    last_sweep = time.monotonic()
-            except Exception:
-                # The database or Redis may be away for a moment; the deadlines wait in
-                # the database, so the next pass catches up.
-                logger.exception("emergency worker pass failed")
-            finally:
-                close_old_connections()
+            worker_pass()
             if once:
                 return
-            time.sleep(interval)
+            time.sleep(settings.EMERGENCY["WORKER_INTERVAL_SECONDS"])
 
     def _stop(self, *_args) -> None:
         self.running = False

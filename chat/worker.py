@@ -1,0 +1,72 @@
+"""The emergency ladder's worker loop, run as its own process (`run_emergency_worker`) or,
+in the embedded default, inside the server.
+
+Without Redis each process has its own in-memory channel layer, so alerts applied by a
+separate process would reach no browser: there the server runs the loop itself, as a task
+on its event loop (started by the first connection), and the command refuses to run.
+"""
+
+import asyncio
+import logging
+import time
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from chat.emergency import emergency_steps_apply, on_call_offline_sweep
+
+logger = logging.getLogger(__name__)
+SWEEP_EVERY_S = 5.0
+
+
+class WorkerPass:
+    """One pass: apply the escalations that are due; now and then, take readers who went
+    offline off call. Errors are logged and the next pass tries again: deadlines wait in
+    the database meanwhile."""
+
+    def __init__(self) -> None:
+        self.last_sweep = 0.0
+
+    def __call__(self) -> int:
+        applied = 0
+        try:
+            applied = emergency_steps_apply()
+            if applied:
+                logger.info("emergency steps applied: %d", applied)
+            if time.monotonic() - self.last_sweep >= SWEEP_EVERY_S:
+                on_call_offline_sweep()
+                self.last_sweep = time.monotonic()
+        except Exception:
+            logger.exception("emergency worker pass failed")
+        finally:
+            close_old_connections()
+        return applied
+
+
+async def run_in_server() -> None:
+    """The loop as a task of the server's event loop (embedded default only).
+
+    Each pass runs in the thread Django keeps for sync code, so its broadcasts reach the
+    in-memory layer on this loop.
+    """
+    worker_pass = sync_to_async(WorkerPass())
+    while True:
+        await worker_pass()
+        await asyncio.sleep(settings.EMERGENCY["WORKER_INTERVAL_SECONDS"])
+
+
+class InServerWorker:
+    """ASGI wrapper that starts run_in_server on the first connection, when configured."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.task: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if settings.EMERGENCY["IN_SERVER_WORKER"]:
+            loop = asyncio.get_running_loop()
+            # One task per event loop (a server has one; each test has its own).
+            if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+                self.task = loop.create_task(run_in_server())
+        await self.app(scope, receive, send)
