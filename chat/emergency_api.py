@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from chat import emergency, events, selectors
-from chat.models import EmergencyRequest
+from chat.models import EmergencyRequest, ReaderAvailability
 from chat.permissions import access_emergency, access_safety_alert, access_session
 from chat.schemas import (
     AcceptedOut,
@@ -103,6 +103,18 @@ def reader_list(request: HttpRequest):
     if request.auth.role not in STAFF_ROLES:
         raise Forbidden("Only staff list readers.")
     return selectors.readers_for_assignment()
+
+
+@router.get("/readers/me/on-call", response={200: OnCallOut, **ERRORS})
+def on_call_get(request: HttpRequest):
+    """A reader's on-call state (a tab that reconnects asks again)."""
+    user = request.auth
+    if user.role != Role.READER:
+        raise Forbidden("Only readers go on call.", code="NOT_A_READER")
+    availability = ReaderAvailability.objects.filter(reader=user).first()
+    if availability is None:
+        return {"on_call": False, "changed_at": user.date_joined}
+    return {"on_call": availability.on_call, "changed_at": availability.changed_at}
 
 
 @router.post("/readers/me/on-call", response={200: OnCallOut, **ERRORS})

@@ -13,6 +13,7 @@ from chat import events
 from chat.events import message_dict, session_dict
 from chat.models import (
     ChatSession,
+    EmergencyEvent,
     EmergencyRequest,
     Membership,
     Message,
@@ -169,6 +170,8 @@ def emergencies_for(user: User) -> list[dict[str, Any]]:
     elif user.role == Role.READER:
         if not is_on_call(user):
             return []
+        # A request this reader declined no longer rings for them.
+        requests = requests.exclude(events__kind=EmergencyEvent.Kind.DECLINED, events__actor=user)
     elif user.role not in STAFF_ROLES:
         return []
     with_timeline = user.role != Role.READER

@@ -13,6 +13,7 @@
   const sessions = new Map(boot.sessions.map((s) => [s.id, s]));
   const $ = (id) => document.getElementById(id);
   const Media = window.SamiaMedia;
+  const Emergency = window.SamiaEmergency;
   const DELETE_WINDOW_MS = 5 * 60 * 1000;
   const TYPING_SHOW_MS = 4000;
   const TYPING_SEND_EVERY_MS = 2000;
@@ -421,6 +422,8 @@
     read: onRead,
     presence: onPresence,
   };
+  // Emergency requests, on-call state and safety alerts are emergency.js's to show.
+  for (const type of Emergency.eventTypes) handlers[type] = Emergency.onEvent;
 
   // --- sending -----------------------------------------------------------------------------
   function dropFromOutbox(clientMsgId) {
@@ -559,6 +562,7 @@
       refreshInbox();
       if (thread && thread.readOnly) realtime.send({ type: "watch", session_id: thread.id });
       if (thread) { catchUp(); flushOutbox(); }
+      Emergency.catchUp();
     },
     onDown: () => {
       $("conn-banner").hidden = false;
@@ -568,6 +572,11 @@
   });
 
   renderInbox();
+  Emergency.init({
+    boot,
+    csrfToken,
+    sessionLabel: (id) => (sessions.has(id) ? sessionTitle(sessions.get(id)) : null),
+  });
   if (thread) {
     sessions.set(thread.id, { ...current.session, ...(sessions.get(thread.id) || {}) });
     addMessages(current.page.messages);

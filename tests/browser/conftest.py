@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from samia_chat.models import User
 from tests.processes import child_process_env
 
 # Playwright's sync API keeps an event loop running in this thread; the test's own ORM
@@ -26,6 +27,17 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+PASSWORD = "a-long-test-password-42"
+
+
+def person(username: str, display_name: str, role: str) -> User:
+    """A user who signs in with PASSWORD through the real login page."""
+    user = User(username=username, display_name=display_name, role=role)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
 
 
 def _free_port() -> int:

@@ -3,25 +3,17 @@
 import pytest
 
 from chat.services import session_open
-from samia_chat.models import Role, User
-from tests.browser.conftest import SCREENSHOTS, save_side_by_side
+from samia_chat.models import Role
+from tests.browser.conftest import PASSWORD, SCREENSHOTS, person, save_side_by_side
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a-long-test-password-42"
-
-
-def _person(username: str, display_name: str, role: str) -> User:
-    user = User(username=username, display_name=display_name, role=role)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
 
 
 @pytest.fixture
 def reading():
-    client = _person("layla", "Layla", Role.CLIENT)
-    reader = _person("noor", "Noor", Role.READER)
-    admin = _person("adam", "Adam", Role.ADMIN)
+    client = person("layla", "Layla", Role.CLIENT)
+    reader = person("noor", "Noor", Role.READER)
+    admin = person("adam", "Adam", Role.ADMIN)
     return session_open(
         opened_by=admin,
         client=client,
@@ -145,7 +137,7 @@ def test_reply_quotes_and_deleted_messages_show_on_both_sides(
 def test_a_monitor_reads_a_session_read_only(browser, daphne_server, login, reading):
     from samia_chat.models import AccessEvent
 
-    _person("mona", "Mona", Role.MONITOR)
+    person("mona", "Mona", Role.MONITOR)
     _, monitor = login("mona", PASSWORD, width=1024)
     _, client = login("layla", PASSWORD)
     monitor.click(f".session-item[data-session-id='{reading.pk}'] a")

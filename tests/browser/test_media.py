@@ -14,28 +14,20 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from chat.services import session_open
-from samia_chat.models import Role, User
-from tests.browser.conftest import CHROMIUM_ARGS, SCREENSHOTS, save_side_by_side
+from samia_chat.models import Role
+from tests.browser.conftest import CHROMIUM_ARGS, PASSWORD, SCREENSHOTS, person, save_side_by_side
 
 pytestmark = pytest.mark.browser
-PASSWORD = "a-long-test-password-42"
 FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-
-
-def _person(username: str, display_name: str, role: str) -> User:
-    user = User(username=username, display_name=display_name, role=role)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
 
 
 @pytest.fixture
 def reading():
-    admin = _person("adam", "Adam", Role.ADMIN)
+    admin = person("adam", "Adam", Role.ADMIN)
     return session_open(
         opened_by=admin,
-        client=_person("layla", "Layla", Role.CLIENT),
-        reader=_person("noor", "Noor", Role.READER),
+        client=person("layla", "Layla", Role.CLIENT),
+        reader=person("noor", "Noor", Role.READER),
         booking_ref="BK-2001",
         service_name="Three-card reading",
     )

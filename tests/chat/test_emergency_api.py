@@ -247,3 +247,21 @@ def test_two_workers_at_once_apply_each_step_exactly_once(client_user):
     for request in EmergencyRequest.objects.filter(pk__in=[r.pk for r in requests]):
         assert request.status == "escalated"
         assert request.events.filter(kind="escalated_staff").count() == 1
+
+
+def test_a_reader_reads_their_on_call_state(api, code_of, reader_user, client_user):
+    assert api(reader_user).get("/api/readers/me/on-call").json()["on_call"] is False
+    post(api, reader_user, "/api/readers/me/on-call", {"on_call": True})
+    assert api(reader_user).get("/api/readers/me/on-call").json()["on_call"] is True
+    refused = api(client_user).get("/api/readers/me/on-call")
+    assert refused.status_code == 403 and code_of(refused) == "NOT_A_READER"
+
+
+def test_a_declined_request_no_longer_rings_for_that_reader(api, ringing, reader_user):
+    other = user_create(role=Role.READER, username="rami")
+    emergency.on_call_set(reader=other, on_call=True)
+
+    post(api, reader_user, f"/api/emergencies/{ringing.pk}/decline")
+
+    assert api(reader_user).get("/api/emergencies").json() == []
+    assert [r["id"] for r in api(other).get("/api/emergencies").json()] == [ringing.pk]

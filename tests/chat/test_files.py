@@ -5,8 +5,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from PIL import ExifTags, Image, ImageCms, ImageSequence
+from PIL import ExifTags, Image, ImageChops, ImageCms, ImageOps, ImageSequence
 
+from chat import files
 from chat.files import display_name, file_clean
 from samia_chat.errors import Invalid, UnsupportedType
 from tests.samples import files as samples
@@ -210,6 +211,46 @@ def test_exif_orientation_is_applied(tmp_path, temp_dir):
         assert ExifTags.Base.Orientation not in image.getexif()
         assert close_to(image.getpixel((50, 20)), RED)
         assert close_to(image.getpixel((50, 180)), BLUE)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "mode", "size"),
+    [(orientation, "RGB", (2700, 150)) for orientation in range(1, 9)]
+    + [(8, "RGBA", (2700, 150)), (1, "RGBA", (10300, 120)), (6, "RGBA", (10300, 120))],
+)
+def test_large_image_comes_out_as_turning_and_shrinking_it_whole_would_make_it(
+    tmp_path, temp_dir, monkeypatch, orientation, mode, size
+):
+    # The picture is turned and shrunk a band of rows at a time (small bands here, so
+    # there are many); it must come out as `exif_transpose` and `thumbnail` make it, but
+    # for rounding. Ramps and noise leave no symmetry for a band out of place or a wrong
+    # flip to hide in; the wider size is first reduced by a whole factor, as `thumbnail`
+    # does.
+    monkeypatch.setattr(files, "_BAND_PIXELS", 50_000)
+    monkeypatch.setattr(files, "_BAND_MIN_ROWS", 8)
+    stored = size[::-1] if orientation >= 5 else size
+    ramp = Image.linear_gradient("L")
+    bands = [ramp.rotate(90), ramp, ramp.point(lambda v: 128 + v // 2)]
+    red, green, alpha = (band.resize(stored) for band in bands)
+    picture = Image.merge("RGBA", [red, green, Image.effect_noise(stored, 40), alpha])
+    picture = picture.convert(mode)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    source = tmp_path / "large.png"
+    picture.save(source, "PNG", exif=exif)
+    with Image.open(source) as image:
+        expected = ImageOps.exif_transpose(image)
+    expected.thumbnail((2560, 2560), Image.Resampling.LANCZOS)
+
+    result = clean(source)
+
+    assert (result.width, result.height) == expected.size
+    with Image.open(result.path) as image:
+        assert image.mode == mode
+        difference = ImageChops.difference(image, expected.convert(mode))
+    # Alpha is premultiplied while resizing: dividing it out again doubles a rounding
+    # step where the picture is half transparent.
+    assert max(high for _, high in difference.getextrema()) <= (1 if mode == "RGB" else 2)
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
