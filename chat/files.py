@@ -39,29 +39,22 @@ ALLOWED_SUMMARY = "only JPEG, PNG, GIF and WebP images, PDF documents and UTF-8 
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 _ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP"})
 
-# EXIF orientation -> the transposition that turns the picture upright, as in
-# `ImageOps.exif_transpose`; which of them turn rows into columns, and which reverse the
-# order of the rows (so a band of rows lands counted from the other end).
+# EXIF orientation -> the transposition `exif_transpose` would apply; whether the rows of
+# the upright picture are the source's columns; whether they count from its far end.
 _T = Image.Transpose
 _UPRIGHT = {
-    2: _T.FLIP_LEFT_RIGHT,
-    3: _T.ROTATE_180,
-    4: _T.FLIP_TOP_BOTTOM,
-    5: _T.TRANSPOSE,
-    6: _T.ROTATE_270,
-    7: _T.TRANSVERSE,
-    8: _T.ROTATE_90,
+    2: (_T.FLIP_LEFT_RIGHT, False, False),
+    3: (_T.ROTATE_180, False, True),
+    4: (_T.FLIP_TOP_BOTTOM, False, True),
+    5: (_T.TRANSPOSE, True, False),
+    6: (_T.ROTATE_270, True, False),
+    7: (_T.TRANSVERSE, True, True),
+    8: (_T.ROTATE_90, True, True),
 }
-_SWAPS_AXES = frozenset({_T.TRANSPOSE, _T.ROTATE_270, _T.TRANSVERSE, _T.ROTATE_90})
-_REVERSES_ROWS = frozenset({_T.FLIP_TOP_BOTTOM, _T.ROTATE_180, _T.ROTATE_270, _T.TRANSVERSE})
-# Modes Pillow resizes faithfully and whose conversions to a stored mode and to sRGB act
-# on each pixel alone, so they can be shrunk first and converted after.
-_RESIZE_FIRST_MODES = frozenset({"RGB", "RGBA", "L", "LA", "CMYK"})
-# Shrinking works through the source a band of about this many pixels (4 MiB) at a time.
-_BAND_PIXELS = 1 << 20
-_LANCZOS_SUPPORT = 3.0
-# `Image.thumbnail`'s default, kept so the output is what it used to give.
-_REDUCING_GAP = 2.0
+# A frame is shrunk a band of about this many source pixels (2 MiB as RGB) at a time, but
+# of at least this many rows: the rows either side that Lanczos reads are read twice.
+_BAND_PIXELS, _BAND_MIN_ROWS = 1 << 19, 32
+_LANCZOS = Image.Resampling.LANCZOS
 
 
 @dataclass(frozen=True)
@@ -206,6 +199,8 @@ def _image_clean(source: Path, image_type: _ImageType, label: str) -> CleanFile:
             _pixels_check(image.width * image.height, label)
             loop = image.info.get("loop")
             frames, durations_ms = _frames_decode(image, image_type, label)
+            # Leaving `with` only closes the file: free the decoded pixels before encoding.
+            image.close()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise Invalid(f"{label} has too many pixels.", code="IMAGE_TOO_LARGE") from exc
     except _DECODE_ERRORS as exc:
@@ -235,10 +230,10 @@ def _frames_decode(
 ) -> tuple[list[Image.Image], list[int]]:
     """Decode every frame (only the first of a JPEG: an MPO's others are depth maps and
     previews), each ready to encode, with its duration in ms."""
-    target = _fitted_size(image.size)
-    if image_type is _JPEG and target != image.size:
+    if image_type is _JPEG and max(image.size) > MAX_SIDE_PX:
         # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the target.
-        image.draft(None, target)
+        target = [max(1, round(side * MAX_SIDE_PX / max(image.size))) for side in image.size]
+        image.draft(None, (target[0], target[1]))
     animated = image.format in _ANIMATED_FORMATS and getattr(image, "is_animated", False)
     if not animated:
         return [_frame_prepare(image, image_type.format, animated=False)], []
@@ -254,110 +249,101 @@ def _frames_decode(
 
 
 def _fitted_size(size: tuple[int, int]) -> tuple[int, int]:
-    """`size` shrunk to fit MAX_SIDE_PX a side, rounded as `Image.thumbnail` rounds."""
+    """`size` shrunk to fit MAX_SIDE_PX a side, rounded as `Image.thumbnail` rounds it:
+    the short side down or up, whichever keeps the aspect ratio closer."""
     width, height = size
-    if max(width, height) <= MAX_SIDE_PX:
+    if max(size) <= MAX_SIDE_PX:
         return size
     aspect = width / height
-
-    def nearest(number: float, key: Callable[[int], float]) -> int:
-        return max(min(math.floor(number), math.ceil(number), key=key), 1)
-
     if aspect <= 1:
-        return nearest(MAX_SIDE_PX * aspect, lambda n: abs(aspect - n / MAX_SIDE_PX)), MAX_SIDE_PX
-    return MAX_SIDE_PX, nearest(
-        MAX_SIDE_PX / aspect, lambda n: 0 if n == 0 else abs(aspect - MAX_SIDE_PX / n)
-    )
+        exact = MAX_SIDE_PX * aspect
+        options = [(max(n, 1), MAX_SIDE_PX) for n in (math.floor(exact), math.ceil(exact))]
+    else:
+        exact = MAX_SIDE_PX / aspect
+        options = [(MAX_SIDE_PX, max(n, 1)) for n in (math.floor(exact), math.ceil(exact))]
+    return min(options, key=lambda option: abs(aspect - option[0] / option[1]))
 
 
 def _frame_prepare(frame: Image.Image, image_format: str, *, animated: bool) -> Image.Image:
     """Upright, sRGB, in a mode the format stores, at most MAX_SIDE_PX a side, and with
     no metadata at all: the result is a new image holding only pixels.
 
-    The decoded frame is the only full-size image held: it is shrunk a band of rows at a
-    time, and each band is converted, turned upright and pasted into the result. Resizing
-    first is sound because the sRGB transform and the mode conversions act on each pixel
-    alone; modes where that is not so are converted at full size first."""
+    What `exif_transpose`, `profileToProfile`, `convert` and `thumbnail` would make, but
+    a band of rows at a time: the decoded frame is the only full-size image held, where
+    those would take three more (150 MB for a 12 MP photo)."""
     frame.load()
-    upright = _UPRIGHT.get(frame.getexif().get(ExifTags.Base.Orientation))
+    orientation = frame.getexif().get(ExifTags.Base.Orientation)
+    upright, from_columns, from_far_end = _UPRIGHT.get(orientation, (None, False, False))
     srgb = _srgb_transform(frame.mode, frame.info.get("icc_profile"))
-    resize_first = frame.mode in _RESIZE_FIRST_MODES and "transparency" not in frame.info
-    if resize_first:
-        source, mode_after_srgb = frame, srgb.output_mode if srgb else frame.mode
-        has_alpha = mode_after_srgb in ("RGBA", "LA")
-    else:
-        # A palette, 16-bit samples or a colour key: resizing those would blend indices or
-        # blur the key, so they become the stored mode before anything else.
-        source = srgb.apply(frame) if srgb else frame
-        mode_after_srgb, has_alpha, srgb = source.mode, source.has_transparency_data, None
     if image_format == "JPEG":
-        mode = "L" if mode_after_srgb == "L" else "RGB"
-    elif animated or has_alpha:
+        mode = "L" if frame.mode == "L" else "RGB"
+    elif animated or (srgb.output_mode == "RGBA" if srgb else frame.has_transparency_data):
         # One mode for every frame of an animation: encoders take the first frame's.
         mode = "RGBA"
     else:
         mode = "RGB"
-    if not resize_first and source.mode != mode:
-        source = source.convert(mode)
 
-    # Shrink to what `thumbnail` would give the upright picture; the bands are resized
-    # before they are turned, so a quarter turn swaps the target.
-    turned = upright in _SWAPS_AXES
-    size = _fitted_size(source.size[::-1] if turned else source.size)
-    size = size[::-1] if turned else size
-    source, box = _reduced(source, size)
+    def upright_rows(top: int, bottom: int) -> Image.Image:
+        """Rows `top` to `bottom` of the frame turned upright, in sRGB and in `mode`."""
+        length = frame.width if from_columns else frame.height
+        start, end = (length - bottom, length - top) if from_far_end else (top, bottom)
+        box = (start, 0, end, frame.height) if from_columns else (0, start, frame.width, end)
+        rows = frame.crop(box)
+        rows = rows.transpose(upright) if upright is not None else rows
+        rows = srgb.apply(rows) if srgb else rows
+        return rows.convert(mode) if rows.mode != mode else rows
+
+    source_size = frame.size[::-1] if from_columns else frame.size
+    size = _fitted_size(source_size)
     # Pillow carries `info` (comments, ICC, XMP) through every copy and some encoders
     # write it back: start from a blank image so nothing but the pixels can survive.
-    bare = Image.new(mode, size[::-1] if turned else size)
-    rows = max(1, _BAND_PIXELS * size[1] // (source.width * source.height))
-    for top in range(0, size[1], rows):
-        bottom = min(size[1], top + rows)
-        band = _band_resize(source, box, size, top, bottom)
-        if srgb is not None:
-            band = srgb.apply(band)
-        if band.mode != mode:
-            band = band.convert(mode)
-        offset = size[1] - bottom if upright in _REVERSES_ROWS else top
-        if upright is not None:
-            band = band.transpose(upright)
-        bare.paste(band, (offset, 0) if turned else (0, offset))
+    bare = Image.new(mode, size)
+    step = max(_BAND_MIN_ROWS, _BAND_PIXELS * size[1] // (source_size[0] * source_size[1]))
+    for top in range(0, size[1], step):
+        bottom = min(size[1], top + step)
+        bare.paste(_band_shrink(upright_rows, source_size, size, (top, bottom)), (0, top))
     return bare
 
 
-def _reduced(
-    image: Image.Image, size: tuple[int, int]
-) -> tuple[Image.Image, tuple[float, float, float, float]]:
-    """As `thumbnail` does, first shrink by a whole factor when that still leaves at least
-    a 2x resize; returns the image and the box of it to resize to `size`."""
-    factor_x = int(image.width / size[0] / _REDUCING_GAP) or 1
-    factor_y = int(image.height / size[1] / _REDUCING_GAP) or 1
-    box = (0.0, 0.0, float(image.width), float(image.height))
-    if factor_x == factor_y == 1:
-        return image, box
-    return image.reduce((factor_x, factor_y)), (0.0, 0.0, box[2] / factor_x, box[3] / factor_y)
-
-
-def _band_resize(
-    image: Image.Image,
-    box: tuple[float, float, float, float],
+def _band_shrink(
+    rows_of: Callable[[int, int], Image.Image],
+    source_size: tuple[int, int],
     size: tuple[int, int],
-    top: int,
-    bottom: int,
+    band: tuple[int, int],
 ) -> Image.Image:
-    """Rows `top` to `bottom` of `box` of `image` resized to `size`, as a resize of the
-    whole would give them, from a crop of only the source rows they draw on."""
-    if size == image.size:
-        return image.crop((0, top, size[0], bottom))
-    left, upper, right, lower = box
-    scale = (lower - upper) / size[1]
-    band_upper, band_lower = upper + top * scale, upper + bottom * scale
-    # Lanczos reaches 3 source pixels either side, stretched by the scale when shrinking.
-    reach = _LANCZOS_SUPPORT * max(scale, 1.0) + 1
-    crop_top = max(0, math.floor(band_upper - reach))
-    crop_bottom = min(image.height, math.ceil(band_lower + reach))
-    slab = image.crop((0, crop_top, image.width, crop_bottom))
-    band_box = (left, band_upper - crop_top, right, band_lower - crop_top)
-    return slab.resize((size[0], bottom - top), Image.Resampling.LANCZOS, box=band_box)
+    """Rows `band` of what `thumbnail` to `size` (LANCZOS) would make of the picture that
+    `rows_of` gives, made from only the rows of it they draw on."""
+    (width, height), (top, bottom) = source_size, band
+    # As `thumbnail` does, first shrink by a whole factor if at least a 2x resize is left.
+    factor_x = int(width / size[0] / 2) or 1
+    factor_y = int(height / size[1] / 2) or 1
+    scale = height / factor_y / size[1]
+    first, last = top, bottom
+    if size[1] != height:
+        # Lanczos reads 3 source rows either side, stretched by the scale; whole blocks of
+        # the reduction, so that reducing a band gives the rows reducing the whole would.
+        first = max(0, math.floor(top * scale - 3 * scale - 1))
+        last = math.ceil(bottom * scale + 3 * scale + 1)
+    rows = rows_of(first * factor_y, min(height, last * factor_y))
+    # In premultiplied alpha, as `resize` works.
+    mode = rows.mode
+    if mode == "RGBA" and size != source_size:
+        rows = rows.convert("RGBa")
+    if factor_x > 1 or factor_y > 1:
+        rows = rows.reduce((factor_x, factor_y))
+    # The two passes in the order Pillow 13 takes for the whole picture (vertical first if
+    # that drops over twice as many rows as columns); for a band alone it could take the
+    # other, which rounds differently.
+    reduced = (math.ceil(width / factor_x), math.ceil(height / factor_y))
+    vertical_first = reduced[1] - size[1] > 2 * (reduced[0] - size[0])
+    upper, lower = top * scale - first, bottom * scale - first
+    if size[1] != height and vertical_first:
+        rows = rows.resize((rows.width, bottom - top), _LANCZOS, (0, upper, rows.width, lower))
+    if size[0] != width:
+        rows = rows.resize((size[0], rows.height), _LANCZOS, (0, 0, width / factor_x, rows.height))
+    if size[1] != height and not vertical_first:
+        rows = rows.resize((size[0], bottom - top), _LANCZOS, (0, upper, size[0], lower))
+    return rows.convert(mode) if rows.mode != mode else rows
 
 
 def _srgb_transform(mode: str, icc_profile: bytes | None) -> ImageCms.ImageCmsTransform | None:

@@ -215,8 +215,9 @@ def test_exif_orientation_is_applied(tmp_path, temp_dir):
 
 @pytest.mark.parametrize(
     ("orientation", "mode", "size"),
-    [(orientation, "RGB", (2700, 150)) for orientation in range(1, 9)]
-    + [(8, "RGBA", (2700, 150)), (1, "RGBA", (10300, 120)), (6, "RGBA", (10300, 120))],
+    [(orientation, "RGB", (2700, 60)) for orientation in range(1, 9)]
+    + [(8, "RGBA", (2700, 60)), (1, "RGBA", (10300, 60)), (6, "RGBA", (10300, 60))]
+    + [(1, "RGB", (60, 2700)), (6, "RGB", (60, 2700))],
 )
 def test_large_image_comes_out_as_turning_and_shrinking_it_whole_would_make_it(
     tmp_path, temp_dir, monkeypatch, orientation, mode, size
@@ -224,10 +225,10 @@ def test_large_image_comes_out_as_turning_and_shrinking_it_whole_would_make_it(
     # The picture is turned and shrunk a band of rows at a time (small bands here, so
     # there are many); it must come out as `exif_transpose` and `thumbnail` make it, but
     # for rounding. Ramps and noise leave no symmetry for a band out of place or a wrong
-    # flip to hide in; the wider size is first reduced by a whole factor, as `thumbnail`
-    # does.
-    monkeypatch.setattr(files, "_BAND_PIXELS", 50_000)
-    monkeypatch.setattr(files, "_BAND_MIN_ROWS", 8)
+    # flip to hide in; the widest picture is first reduced by a whole factor, as
+    # `thumbnail` does, and the tall one is resized vertically first, as Pillow does.
+    monkeypatch.setattr(files, "_BAND_PIXELS", 20_000)
+    monkeypatch.setattr(files, "_BAND_MIN_ROWS", 4)
     stored = size[::-1] if orientation >= 5 else size
     ramp = Image.linear_gradient("L")
     bands = [ramp.rotate(90), ramp, ramp.point(lambda v: 128 + v // 2)]
