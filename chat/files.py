@@ -294,56 +294,54 @@ def _frame_prepare(frame: Image.Image, image_format: str, *, animated: bool) -> 
         return rows.convert(mode) if rows.mode != mode else rows
 
     source_size = frame.size[::-1] if from_columns else frame.size
-    size = _fitted_size(source_size)
-    # Pillow carries `info` (comments, ICC, XMP) through every copy and some encoders
-    # write it back: start from a blank image so nothing but the pixels can survive.
-    bare = Image.new(mode, size)
-    step = max(_BAND_MIN_ROWS, _BAND_PIXELS * size[1] // (source_size[0] * source_size[1]))
-    for top in range(0, size[1], step):
-        bottom = min(size[1], top + step)
-        bare.paste(_band_shrink(upright_rows, source_size, size, (top, bottom)), (0, top))
-    return bare
+    return _shrink(upright_rows, source_size, mode)
 
 
-def _band_shrink(
-    rows_of: Callable[[int, int], Image.Image],
-    source_size: tuple[int, int],
-    size: tuple[int, int],
-    band: tuple[int, int],
+def _shrink(
+    rows_of: Callable[[int, int], Image.Image], source_size: tuple[int, int], mode: str
 ) -> Image.Image:
-    """Rows `band` of what `thumbnail` to `size` (LANCZOS) would make of the picture that
-    `rows_of` gives, made from only the rows of it they draw on."""
-    (width, height), (top, bottom) = source_size, band
+    """What `thumbnail` (LANCZOS) would make of the picture of `source_size` whose rows
+    `rows_of` gives in `mode`, made a band of rows at a time from only the rows it needs."""
+    width, height = source_size
+    size = _fitted_size(source_size)
     # As `thumbnail` does, first shrink by a whole factor if at least a 2x resize is left.
     factor_x = int(width / size[0] / 2) or 1
     factor_y = int(height / size[1] / 2) or 1
     scale = height / factor_y / size[1]
-    first, last = top, bottom
-    if size[1] != height:
-        # Lanczos reads 3 source rows either side, stretched by the scale; whole blocks of
-        # the reduction, so that reducing a band gives the rows reducing the whole would.
-        first = max(0, math.floor(top * scale - 3 * scale - 1))
-        last = math.ceil(bottom * scale + 3 * scale + 1)
-    rows = rows_of(first * factor_y, min(height, last * factor_y))
-    # In premultiplied alpha, as `resize` works.
-    mode = rows.mode
-    if mode == "RGBA" and size != source_size:
-        rows = rows.convert("RGBa")
-    if factor_x > 1 or factor_y > 1:
-        rows = rows.reduce((factor_x, factor_y))
     # The two passes in the order Pillow 13 takes for the whole picture (vertical first if
     # that drops over twice as many rows as columns); for a band alone it could take the
     # other, which rounds differently.
     reduced = (math.ceil(width / factor_x), math.ceil(height / factor_y))
     vertical_first = reduced[1] - size[1] > 2 * (reduced[0] - size[0])
-    upper, lower = top * scale - first, bottom * scale - first
-    if size[1] != height and vertical_first:
-        rows = rows.resize((rows.width, bottom - top), _LANCZOS, (0, upper, rows.width, lower))
-    if size[0] != width:
-        rows = rows.resize((size[0], rows.height), _LANCZOS, (0, 0, width / factor_x, rows.height))
-    if size[1] != height and not vertical_first:
-        rows = rows.resize((size[0], bottom - top), _LANCZOS, (0, upper, size[0], lower))
-    return rows.convert(mode) if rows.mode != mode else rows
+    # Pillow carries `info` (comments, ICC, XMP) through every copy and some encoders
+    # write it back: start from a blank image so nothing but the pixels can survive.
+    bare = Image.new(mode, size)
+    step = max(_BAND_MIN_ROWS, _BAND_PIXELS * size[1] // (width * height))
+    for top in range(0, size[1], step):
+        bottom = min(size[1], top + step)
+        first, last = top, bottom
+        if size[1] != height:
+            # Lanczos reads 3 source rows either side, stretched by the scale; whole
+            # blocks of the reduction, so that reducing a band gives the rows reducing
+            # the whole would.
+            first = max(0, math.floor(top * scale - 3 * scale - 1))
+            last = math.ceil(bottom * scale + 3 * scale + 1)
+        rows = rows_of(first * factor_y, min(height, last * factor_y))
+        if mode == "RGBA" and size != source_size:
+            rows = rows.convert("RGBa")  # premultiplied, as `resize` works
+        if factor_x > 1 or factor_y > 1:
+            rows = rows.reduce((factor_x, factor_y))
+        upper, lower = top * scale - first, bottom * scale - first
+        if size[1] != height and vertical_first:
+            rows = rows.resize((rows.width, bottom - top), _LANCZOS, (0, upper, rows.width, lower))
+        if size[0] != width:
+            rows = rows.resize(
+                (size[0], rows.height), _LANCZOS, (0, 0, width / factor_x, rows.height)
+            )
+        if size[1] != height and not vertical_first:
+            rows = rows.resize((size[0], bottom - top), _LANCZOS, (0, upper, size[0], lower))
+        bare.paste(rows.convert(mode) if rows.mode != mode else rows, (0, top))
+    return bare
 
 
 def _srgb_transform(mode: str, icc_profile: bytes | None) -> ImageCms.ImageCmsTransform | None:
