@@ -73,7 +73,7 @@ def test_each_recorder_format_becomes_mono_aac_lc_in_m4a(container, inputs, temp
     context, formats, _ = decoded(rendition.path)
     assert "mp4" in formats.split(",")
     assert (context.name, context.profile) == ("aac", "LC")
-    assert (context.channels, context.sample_rate) == (1, 48_000)
+    assert (context.channels, context.sample_rate) == (1, processing.OUTPUT_RATE)
     assert rendition.content_type == "audio/mp4"
     assert rendition.size_bytes == rendition.path.stat().st_size
 
@@ -84,7 +84,7 @@ def test_duration_is_the_recordings_true_length(container, inputs, temp_dir):
 
     _, _, played = decoded(rendition.path)
     assert abs(rendition.duration_ms - 2_500) <= TOLERANCE_MS
-    assert abs(played.size * 1000 / 48_000 - 2_500) <= TOLERANCE_MS
+    assert abs(played.size * 1000 / processing.OUTPUT_RATE - 2_500) <= TOLERANCE_MS
 
 
 @pytest.mark.parametrize("container", CONTAINERS)
@@ -298,7 +298,7 @@ def test_decoding_stops_once_the_limit_is_passed(inputs, temp_dir, monkeypatch):
         voice_note_transcode(source, max_duration_ms=2_000)
 
     # The limit plus the one-second overshoot, and the one frame that crossed it.
-    assert sum(measured) <= 3 * 48_000 + processing.FRAME_SAMPLES
+    assert sum(measured) <= 3 * processing.OUTPUT_RATE + processing.FRAME_SAMPLES
 
 
 def test_too_long_message_names_the_limit(inputs, temp_dir):
@@ -332,7 +332,9 @@ def test_corrupted_wav_plays_in_full_with_a_burst_of_noise(inputs, temp_dir):
 
     assert rendition.duration_ms == 2_000
     assert rendition.waveform.index(100) in range(28, 36)
-    assert rendition.waveform[0] == rendition.waveform[-1] == 50
+    # The tone at half scale, next to the full-scale burst (the resampler's filter may
+    # move a peak by a level or two).
+    assert abs(rendition.waveform[0] - 50) <= 3 and abs(rendition.waveform[-1] - 50) <= 3
 
 
 def test_cut_off_webm_keeps_what_arrived(inputs, temp_dir):
