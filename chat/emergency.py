@@ -21,6 +21,7 @@ from chat.models import (
     SafetyAlert,
 )
 from chat.presence import online_user_ids
+from chat.selectors import is_on_call
 from chat.services import session_open
 from samia_chat.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from samia_chat.models import STAFF_ROLES, Role, User
@@ -239,8 +240,10 @@ def emergency_accept(*, reader: User, request_id: int, now: datetime | None = No
     if reader.role != Role.READER:
         raise Forbidden("Only readers accept emergency requests.", code="NOT_A_READER")
     request = _locked(request_id)
+    if request.status == Status.ACCEPTED and request.accepted_by_id == reader.pk:
+        return request  # a double click, or a retry after a lost response: already theirs
     _open_check(request)
-    if not ReaderAvailability.objects.filter(reader=reader, on_call=True).exists():
+    if not is_on_call(reader):
         raise Forbidden("Go on call to accept emergency requests.", code="NOT_ON_CALL")
     return _hand_over(request, to=reader, actor=reader, now=now or timezone.now())
 
@@ -299,7 +302,7 @@ def emergency_decline(*, reader: User, request_id: int, now: datetime | None = N
     with transaction.atomic():
         request = _locked(request_id)
         _open_check(request)
-        if not ReaderAvailability.objects.filter(reader=reader, on_call=True).exists():
+        if not is_on_call(reader):
             raise Forbidden("Only on-call readers decline requests.", code="NOT_ON_CALL")
         _timeline(request, EmergencyEvent.Kind.DECLINED, actor=reader, now=now)
         # Staff follow the timeline; the client is not told of each reader who says no.

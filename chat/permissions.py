@@ -15,9 +15,9 @@ from chat.models import (
     EmergencyRequest,
     Membership,
     Message,
-    ReaderAvailability,
     SafetyAlert,
 )
+from chat.selectors import is_on_call
 from samia_chat.audit import audit_event
 from samia_chat.errors import Forbidden, NotFound
 from samia_chat.models import SESSION_OPENER_ROLES, STAFF_ROLES, AccessEvent, Role, User
@@ -121,14 +121,11 @@ def access_emergency(user: User, request_id: int) -> EmergencyRequest:
         raise NotFound("No such emergency request.")
     if request.client_id == user.pk or user.role in STAFF_ROLES:
         return request
-    if user.role == Role.READER:
-        if request.accepted_by_id == user.pk:
-            return request
-        if (
-            request.is_open
-            and ReaderAvailability.objects.filter(reader=user, on_call=True).exists()
-        ):
-            return request
+    # A reader sees a request they took, or one ringing for them now.
+    if user.role == Role.READER and (
+        request.accepted_by_id == user.pk or (request.is_open and is_on_call(user))
+    ):
+        return request
     raise NotFound("No such emergency request.")
 
 

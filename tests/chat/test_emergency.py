@@ -244,3 +244,15 @@ def test_an_app_signing_out_takes_a_reader_off_call(api, on_call):
     pair = token_pair_issue(user=on_call)
     api().post("/api/auth/logout", {"refresh": pair["refresh"]})
     assert not ReaderAvailability.objects.get(reader=on_call).on_call
+
+
+def test_the_winner_accepting_again_gets_the_same_session_not_a_conflict(client_user, on_call):
+    # A double click, or a retry after the first answer was lost.
+    request = _request(client_user)
+    first = emergency.emergency_accept(reader=on_call, request_id=request.pk)
+
+    again = emergency.emergency_accept(reader=on_call, request_id=request.pk)
+
+    assert again.session_id == first.session_id
+    assert ChatSession.objects.filter(kind="emergency").count() == 1
+    assert _kinds(request).count("accepted") == 1
