@@ -5,13 +5,7 @@ from pathlib import Path
 from django.conf import settings
 
 from audio.processing import voice_note_transcode
-from chat.attachments import (
-    VOICE_KINDS,
-    AttachmentDraft,
-    attachment_precheck,
-    attachment_send,
-    upload_replay,
-)
+from chat.attachments import AttachmentDraft, attachment_precheck, attachment_send
 from chat.models import Attachment, ChatSession, Message
 from samia_chat.models import User
 
@@ -26,15 +20,10 @@ def voice_note_send(
 ) -> tuple[Message, bool]:
     """Decode the recording, store its AAC/M4A rendition and send it. Returns (message, created).
 
-    A replay (same client_msg_id) returns the first message without decoding anything.
-    Session state and quota are checked before decoding and again under the session lock;
-    the duration charged to a client's allowance is the decoded one, never the client's.
+    Callers answer replays before this (nothing is decoded for a retry); attachment_send
+    checks again. Session state and quota are checked before decoding and again under the
+    session lock; the duration charged to a client's allowance is the decoded one.
     """
-    replay = upload_replay(
-        session=session, sender=sender, client_msg_id=client_msg_id, kinds=VOICE_KINDS
-    )
-    if replay is not None:
-        return replay, False
     attachment_precheck(session=session, sender=sender, kind=Attachment.Kind.VOICE)
     rendition = voice_note_transcode(
         source, max_duration_ms=settings.CHAT["VOICE_MAX_SECONDS"] * 1000

@@ -6,15 +6,8 @@ from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from chat import selectors, services
-from chat.attachments import (
-    FILE_KINDS,
-    AttachmentDraft,
-    attachment_precheck,
-    attachment_send,
-    upload_replay,
-)
+from chat.attachments import FILE_KINDS, file_send, upload_replay
 from chat.events import message_dict
-from chat.files import display_name, file_clean
 from chat.permissions import (
     access_message,
     access_session,
@@ -136,27 +129,14 @@ def file_create(
     if replay is not None:
         SEND_REPLAYS.inc()
         return Status(200, message_dict(replay))
-    source = uploaded_path(request, file)
-    clean = file_clean(source, original_name=file.name or "")
-    try:
-        attachment_precheck(session=access.session, sender=user, kind=clean.kind)
-        draft = AttachmentDraft(
-            path=clean.path,
-            kind=clean.kind,
-            content_type=clean.content_type,
-            name=display_name(file.name or "", clean.extension),
-            width=clean.width,
-            height=clean.height,
-        )
-        message, created = attachment_send(
-            session=access.session,
-            sender=user,
-            draft=draft,
-            client_msg_id=form.client_msg_id,
-            reply_to_id=form.reply_to,
-        )
-    finally:
-        clean.path.unlink(missing_ok=True)
+    message, created = file_send(
+        session=access.session,
+        sender=user,
+        source=uploaded_path(request, file),
+        original_name=file.name or "",
+        client_msg_id=form.client_msg_id,
+        reply_to_id=form.reply_to,
+    )
     (MESSAGES_SENT.labels(kind=message.kind) if created else SEND_REPLAYS).inc()
     return Status(201 if created else 200, message_dict(message))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from chat.files import display_name, file_clean
 from chat.models import Attachment, ChatSession, Message
 from chat.services import (
     client_msg_id_check,
@@ -196,6 +197,43 @@ def _attachmentmessage_insert(
         attachment=attachment,
     )
     return message, True
+
+
+def file_send(
+    *,
+    session: ChatSession,
+    sender: User,
+    source: Path,
+    original_name: str,
+    client_msg_id: str,
+    reply_to_id: int | None = None,
+) -> tuple[Message, bool]:
+    """Type, clean and send an uploaded image or document. Returns (message, created).
+
+    The session's state is checked before the file is read; the image quota once its kind
+    is known; both again under the session lock. Callers answer replays before this.
+    """
+    attachment_precheck(session=session, sender=sender, kind=Attachment.Kind.FILE)
+    clean = file_clean(source, original_name=original_name)
+    try:
+        attachment_precheck(session=session, sender=sender, kind=clean.kind)
+        draft = AttachmentDraft(
+            path=clean.path,
+            kind=clean.kind,
+            content_type=clean.content_type,
+            name=display_name(original_name, clean.extension),
+            width=clean.width,
+            height=clean.height,
+        )
+        return attachment_send(
+            session=session,
+            sender=sender,
+            draft=draft,
+            client_msg_id=client_msg_id,
+            reply_to_id=reply_to_id,
+        )
+    finally:
+        clean.path.unlink(missing_ok=True)
 
 
 def file_keys_rotate(*, batch_size: int = 500) -> int:
