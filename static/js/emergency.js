@@ -22,12 +22,6 @@
   const NAVIGATE_DELAY_MS = 900;    // "Noor accepted": long enough to be read
   const DEADLINE_GRACE_MS = 1500;   // the worker applies a due step within about a second
   const STEP_LABELS = { readers: "Ringing readers", staff: "Team alerted", super_admins: "Super admins alerted", closed: "Closed" };
-  const SVG_NS = "http://www.w3.org/2000/svg";
-  const ICONS = {
-    bell: "M12 22a2.4 2.4 0 0 0 2.4-2.2H9.6A2.4 2.4 0 0 0 12 22zm7-5.6V11a7 7 0 0 0-5.6-6.9V3.4a1.4 1.4 0 0 0-2.8 0v.7A7 7 0 0 0 5 11v5.4L3 18.5v1h18v-1l-2-2.1z",
-    sound: "M4 9v6h4l5 4V5L8 9H4zm12.5 3a4.5 4.5 0 0 0-2.5-4v8a4.5 4.5 0 0 0 2.5-4zM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z",
-    muted: "M4 9v6h4l5 4V5L8 9H4zm12.6 3 2.7-2.7-1.4-1.4-2.7 2.7-2.7-2.7-1.4 1.4 2.7 2.7-2.7 2.7 1.4 1.4 2.7-2.7 2.7 2.7 1.4-1.4-2.7-2.7z",
-  };
 
   let ctx = null;
   let me = null;
@@ -47,18 +41,8 @@
     if (onClick) b.addEventListener("click", onClick);
     return b;
   }
-  function icon(name) {
-    const svg = document.createElementNS(SVG_NS, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    svg.classList.add("ico");
-    const path = document.createElementNS(SVG_NS, "path");
-    path.setAttribute("d", ICONS[name]);
-    path.setAttribute("fill", "currentColor");
-    svg.append(path);
-    return svg;
-  }
+  // The player's icon set (player.js loads first): one way to draw an icon on the page.
+  const icon = (name) => window.SamiaMedia.icon(name);
   const at = (iso) => (iso ? Date.parse(iso) : NaN);
   function clock(ms) {
     const s = Math.max(0, Math.floor(ms / 1000));
