@@ -42,7 +42,7 @@ def voice_note_create(
     )
     if replay is not None:
         SEND_REPLAYS.inc()
-        return Status(200, message_dict(replay))
+        return Status(200, message_dict(replay, user))
     source = uploaded_path(request, file)
     message, created = voice_note_send(
         session=access.session,
@@ -52,4 +52,4 @@ def voice_note_create(
         reply_to_id=form.reply_to,
     )
     (MESSAGES_SENT.labels(kind=message.kind) if created else SEND_REPLAYS).inc()
-    return Status(201 if created else 200, message_dict(message))
+    return Status(201 if created else 200, message_dict(message, user))

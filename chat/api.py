@@ -84,7 +84,11 @@ def message_list(request: HttpRequest, session_id: int, page: Query[PageParams])
     if page.after is not None:
         CATCH_UPS.inc()
     return selectors.messages_page(
-        access.session, after=page.after, before=page.before, limit=page.limit
+        access.session,
+        viewer=request.auth,
+        after=page.after,
+        before=page.before,
+        limit=page.limit,
     )
 
 
@@ -103,7 +107,7 @@ def message_create(request: HttpRequest, session_id: int, payload: MessageIn):
         reply_to_id=payload.reply_to,
     )
     (MESSAGES_SENT.labels(kind=message.kind) if created else SEND_REPLAYS).inc()
-    return Status(201 if created else 200, message_dict(message))
+    return Status(201 if created else 200, message_dict(message, user))
 
 
 @router.post(
@@ -128,7 +132,7 @@ def file_create(
     )
     if replay is not None:
         SEND_REPLAYS.inc()
-        return Status(200, message_dict(replay))
+        return Status(200, message_dict(replay, user))
     message, created = file_send(
         session=access.session,
         sender=user,
@@ -138,7 +142,7 @@ def file_create(
         reply_to_id=form.reply_to,
     )
     (MESSAGES_SENT.labels(kind=message.kind) if created else SEND_REPLAYS).inc()
-    return Status(201 if created else 200, message_dict(message))
+    return Status(201 if created else 200, message_dict(message, user))
 
 
 @router.post("/sessions/{session_id}/read", response={200: ReadOut, **ERRORS})
@@ -163,7 +167,7 @@ def session_status(request: HttpRequest, session_id: int, payload: StatusIn):
 @router.delete("/messages/{message_id}", response={200: MessageOut, **ERRORS})
 def message_delete(request: HttpRequest, message_id: int):
     message = access_message(request.auth, message_id, write=True)
-    return message_dict(services.message_delete(message=message, user=request.auth))
+    return message_dict(services.message_delete(message=message, user=request.auth), request.auth)
 
 
 @router.post("/messages/{message_id}/redact", response={200: MessageOut, **ERRORS})
@@ -172,4 +176,6 @@ def message_redact(request: HttpRequest, message_id: int, payload: RedactIn):
     message = access_message(user, message_id)
     if not can_redact(user):
         raise Forbidden("Only monitors and admins redact messages.")
-    return message_dict(services.message_redact(message=message, user=user, reason=payload.reason))
+    return message_dict(
+        services.message_redact(message=message, user=user, reason=payload.reason), user
+    )

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from approvals.selectors import reader_is_approved
 from chat import events
 from chat.models import (
     ChatSession,
@@ -53,6 +54,10 @@ def on_call_set(*, reader: User, on_call: bool, now: datetime | None = None) -> 
         raise Forbidden("Only readers go on call.", code="NOT_A_READER")
     if on_call and not reader.is_active:
         raise Forbidden("This account cannot take emergency calls.", code="CANNOT_BE_ON_CALL")
+    if on_call and not reader_is_approved(reader):
+        raise Forbidden(
+            "Your reader application has not been approved yet.", code="READER_NOT_APPROVED"
+        )
     now = now or timezone.now()
     with transaction.atomic():
         availability, _ = ReaderAvailability.objects.select_for_update().get_or_create(
@@ -256,8 +261,12 @@ def emergency_assign(
     if staff.role not in STAFF_ROLES:
         raise Forbidden("Only staff assign emergency requests.")
     takes_it_themselves = reader.pk == staff.pk
-    if not takes_it_themselves and (reader.role != Role.READER or not reader.is_active):
-        raise Invalid("reader_id must name an active reader, or yourself.", code="INVALID_READER")
+    if not takes_it_themselves and (
+        reader.role != Role.READER or not reader.is_active or not reader_is_approved(reader)
+    ):
+        raise Invalid(
+            "reader_id must name an active, approved reader, or yourself.", code="INVALID_READER"
+        )
     request = _locked(request_id)
     _open_check(request)
     return _hand_over(request, to=reader, actor=staff, now=now or timezone.now())

@@ -13,7 +13,7 @@ from chat.models import (
     Message,
     SafetyAlert,
 )
-from samia_chat.models import User
+from samia_chat.models import STAFF_ROLES, User
 
 MESSAGE_CREATED = "message.created"
 MESSAGE_UPDATED = "message.updated"
@@ -37,7 +37,7 @@ def user_dict(user: User) -> dict[str, Any]:
 _ENCODER = DjangoJSONEncoder()
 
 
-def _iso(value) -> str | None:
+def iso_time(value) -> str | None:
     # The encoder the API responses use, so a message reads the same over HTTP and socket.
     return _ENCODER.default(value) if value is not None else None
 
@@ -60,19 +60,46 @@ def attachment_dict(attachment: Attachment) -> dict[str, Any]:
     }
 
 
-def message_dict(message: Message) -> dict[str, Any]:
-    """The public JSON of a message. Tombstones keep their place but lose their content.
+# Held messages (awaiting review, or rejected) keep their place in the session, but their
+# content reaches only their sender and staff; everyone else sees that something is held.
+HELD_STATUSES = frozenset({Message.Status.PENDING_REVIEW, Message.Status.REJECTED})
+
+
+def sees_held_content(message: Message, viewer: User | None) -> bool:
+    return viewer is not None and (
+        viewer.pk == message.sender_id or getattr(viewer, "role", None) in STAFF_ROLES
+    )
+
+
+def _review_of(message: Message) -> dict[str, Any] | None:
+    review = getattr(message, "review", None)  # the approvals app's MessageReview, if any
+    if review is None:
+        return None
+    return {
+        "id": review.pk,
+        "status": review.status,
+        "reason": review.reason,
+        "decided_at": iso_time(review.decided_at),
+    }
+
+
+def message_dict(message: Message, viewer: User | None = None) -> dict[str, Any]:
+    """The JSON of a message as `viewer` may see it; without a viewer, as any member may
+    (the shape broadcasts carry). Tombstones keep their place but lose their content, and
+    so do held messages for everyone but their sender and staff.
 
     Expects `sender`, `attachment` and `reply_to__sender` to be loaded with the message.
     """
     attachment = message.attachment if message.attachment_id else None
     reply = message.reply_to
+    held = message.status in HELD_STATUSES
+    hidden = message.is_tombstone or (held and not sees_held_content(message, viewer))
     return {
         "id": message.pk,
         "session_id": message.session_id,
         "sender": user_dict(message.sender) if message.sender_id else None,
         "kind": message.kind,
-        "body": "" if message.is_tombstone else message.body,
+        "body": "" if hidden else message.body,
         "status": message.status,
         "client_msg_id": message.client_msg_id,
         "reply_to": message.reply_to_id,
@@ -81,18 +108,22 @@ def message_dict(message: Message) -> dict[str, Any]:
                 "id": reply.pk,
                 "sender": reply.sender.username if reply.sender_id else None,
                 "kind": reply.kind,
-                "body": "" if reply.is_tombstone else reply.body[:REPLY_EXCERPT_CHARS],
+                "body": (
+                    ""
+                    if reply.is_tombstone or reply.status in HELD_STATUSES
+                    else reply.body[:REPLY_EXCERPT_CHARS]
+                ),
                 "status": reply.status,
             }
             if reply is not None
             else None
         ),
         "attachment": (
-            attachment_dict(attachment)
-            if attachment is not None and not message.is_tombstone
-            else None
+            attachment_dict(attachment) if attachment is not None and not hidden else None
         ),
-        "created_at": _iso(message.created_at),
+        # Only the sender and staff learn how the review went (and why).
+        "review": _review_of(message) if held and not hidden else None,
+        "created_at": iso_time(message.created_at),
     }
 
 
@@ -120,10 +151,10 @@ def session_dict(
         "status": session.status,
         "booking_ref": session.booking_ref,
         "service_name": session.service_name,
-        "scheduled_at": _iso(session.scheduled_at),
+        "scheduled_at": iso_time(session.scheduled_at),
         "members": [member_dict(m, online) for m in session.memberships.all()],
         "last_message": message_dict(session.last_message) if session.last_message else None,
-        "last_activity_at": _iso(session.last_activity_at),
+        "last_activity_at": iso_time(session.last_activity_at),
     }
     if unread_count is not None:
         data["unread_count"] = unread_count
@@ -184,8 +215,8 @@ def emergency_dict(request: EmergencyRequest, *, timeline: bool = False) -> dict
         "step": STEP_NAMES[request.step],
         "reason": request.reason,
         "client": {"id": request.client_id, "first_name": _first_name(request.client)},
-        "created_at": _iso(request.created_at),
-        "next_step_at": _iso(request.next_step_at),
+        "created_at": iso_time(request.created_at),
+        "next_step_at": iso_time(request.next_step_at),
         "accepted_by": user_dict(request.accepted_by) if request.accepted_by_id else None,
         "session_id": request.session_id,
         "response_ms": request.response_ms,
@@ -197,7 +228,7 @@ def emergency_dict(request: EmergencyRequest, *, timeline: bool = False) -> dict
                 "label": event.get_kind_display(),
                 "actor": user_dict(event.actor) if event.actor_id else None,
                 "detail": event.detail,
-                "at": _iso(event.created_at),
+                "at": iso_time(event.created_at),
             }
             for event in request.events.select_related("actor")
         ]
@@ -243,7 +274,7 @@ def emergency_updated_event(request: EmergencyRequest) -> dict[str, Any]:
 
 
 def on_call_event(*, on_call: bool, changed_at) -> dict[str, Any]:
-    return {"type": ON_CALL_UPDATED, "on_call": on_call, "changed_at": _iso(changed_at)}
+    return {"type": ON_CALL_UPDATED, "on_call": on_call, "changed_at": iso_time(changed_at)}
 
 
 def safety_alert_dict(alert: SafetyAlert) -> dict[str, Any]:
@@ -253,7 +284,7 @@ def safety_alert_dict(alert: SafetyAlert) -> dict[str, Any]:
         "reason": alert.reason,
         "session_id": alert.session_id,
         "raised_by": user_dict(alert.raised_by) if alert.raised_by_id else None,
-        "created_at": _iso(alert.created_at),
+        "created_at": iso_time(alert.created_at),
         "acknowledged_by": user_dict(alert.acknowledged_by) if alert.acknowledged_by_id else None,
         "resolved_by": user_dict(alert.resolved_by) if alert.resolved_by_id else None,
     }

@@ -39,6 +39,13 @@ class AttachmentOut(Schema):
     height: int | None
 
 
+class ReviewOut(Schema):
+    id: int
+    status: Literal["pending", "approved", "rejected"]
+    reason: str = Field(description="Why it was rejected (empty otherwise).")
+    decided_at: datetime | None
+
+
 class MessageOut(Schema):
     id: int
     session_id: int
@@ -49,7 +56,13 @@ class MessageOut(Schema):
     client_msg_id: str | None
     reply_to: int | None
     reply_preview: ReplyPreviewOut | None
-    attachment: AttachmentOut | None
+    attachment: AttachmentOut | None = Field(
+        description="Null for text, tombstones, and held messages seen by anyone but "
+        "their sender and staff."
+    )
+    review: ReviewOut | None = Field(
+        description="A held message's review, for its sender and staff only."
+    )
     created_at: datetime
 
 

@@ -1,7 +1,6 @@
 """Reads: the inbox, one session, a page of messages (each with a fixed query budget);
 open emergencies and safety alerts."""
 
-import math
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from chat.models import (
 )
 from chat.presence import online_user_ids
 from samia_chat.models import STAFF_ROLES, Role, User
+from samia_chat.stats import percentiles
 
 STAFF_INBOX_SIZE = 100
 
@@ -119,19 +119,21 @@ def session_detail(session: ChatSession, *, viewer: User) -> dict[str, Any]:
 def messages_page(
     session: ChatSession,
     *,
+    viewer: User | None = None,
     after: int | None = None,
     before: int | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
     """A page of a session's messages in ascending order.
 
+    Shaped for `viewer` (held messages show their content to their sender and staff only).
     `after`: the oldest messages newer than that id (catch-up). Otherwise the newest
     messages, older than `before` when given (scrolling back). `has_more` says whether
     another page lies in the direction asked for. One query.
     """
     limit = min(max(1, limit or settings.CHAT["PAGE_SIZE"]), settings.CHAT["PAGE_MAX"])
     qs = Message.objects.filter(session=session).select_related(
-        "sender", "attachment", "reply_to__sender"
+        "sender", "attachment", "reply_to__sender", "review"
     )
     if after is not None:
         qs = qs.filter(id__gt=after)
@@ -145,7 +147,7 @@ def messages_page(
         rows = list(qs.order_by("-id")[: limit + 1])
         has_more = len(rows) > limit
         rows = rows[:limit][::-1]
-    return {"messages": [message_dict(m) for m in rows], "has_more": has_more}
+    return {"messages": [message_dict(m, viewer) for m in rows], "has_more": has_more}
 
 
 def followed_session_ids(user: User) -> list[int]:
@@ -198,6 +200,7 @@ def is_on_call(user: User) -> bool:
 def readers_for_assignment() -> list[dict[str, Any]]:
     readers = (
         User.objects.filter(role=Role.READER, is_active=True)
+        .exclude(reader_application__status__in=["pending", "rejected"])
         .select_related("availability")
         .order_by("username")
     )
@@ -213,15 +216,8 @@ def readers_for_assignment() -> list[dict[str, Any]]:
 def emergency_response_stats(*, days: int = 7) -> dict[str, int | None]:
     """Median and 90th percentile of reader response times (ms) over the last `days`."""
     since = timezone.now() - timedelta(days=days)
-    times = sorted(
-        EmergencyRequest.objects.filter(
-            accepted_at__gte=since, response_ms__isnull=False
-        ).values_list("response_ms", flat=True)
-    )
-    if not times:
-        return {"count": 0, "median_ms": None, "p90_ms": None}
-
-    def rank(fraction: float) -> int:
-        return times[min(len(times) - 1, max(0, math.ceil(fraction * len(times)) - 1))]
-
-    return {"count": len(times), "median_ms": rank(0.5), "p90_ms": rank(0.9)}
+    times = EmergencyRequest.objects.filter(
+        accepted_at__gte=since, response_ms__isnull=False
+    ).values_list("response_ms", flat=True)
+    stats = percentiles(list(times))
+    return {"count": stats["count"], "median_ms": stats["median"], "p90_ms": stats["p90"]}

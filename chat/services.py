@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from approvals.selectors import reader_is_approved
+from approvals.services import message_needs_review, review_open
 from chat import events
 from chat.models import Attachment, ChatSession, Membership, Message
 from chat.presence import online_user_ids
@@ -81,11 +83,21 @@ def message_created_broadcast(message: Message, previous_id: int | None) -> None
     )
 
 
-def message_deliver(session: ChatSession, *, sender: User, **fields) -> Message:
+def message_deliver(session: ChatSession, *, sender: User, kind: str, **fields) -> Message:
     """Insert a member's message into a locked session, mark it read by its sender (your
-    own message is read by you) and broadcast it after commit."""
-    message, previous_id = message_insert(session, sender=sender, **fields)
+    own message is read by you) and broadcast it after commit.
+
+    A message the review gate holds (a reader's voice note to a client, by default) is
+    stored awaiting review: it keeps its place, and only its sender and staff reach its
+    content until a reviewer releases it.
+    """
+    held = message_needs_review(session_id=session.pk, sender=sender, kind=kind)
+    if held:
+        fields["status"] = Message.Status.PENDING_REVIEW
+    message, previous_id = message_insert(session, sender=sender, kind=kind, **fields)
     Membership.objects.filter(session=session, user=sender).update(last_read_message_id=message.pk)
+    if held:
+        review_open(message)
     message_created_broadcast(message, previous_id)
     return message
 
@@ -111,11 +123,11 @@ def session_open(
     if client.role != Role.CLIENT or not client.is_active:
         raise Invalid("client_id must name an active client.", code="INVALID_MEMBER")
     # Staff may take an emergency reading themselves when no reader answers.
-    may_answer = reader.role == Role.READER or (
+    may_answer = (reader.role == Role.READER and reader_is_approved(reader)) or (
         kind == ChatSession.Kind.EMERGENCY and reader.role in STAFF_ROLES
     )
     if not may_answer or not reader.is_active:
-        raise Invalid("reader_id must name an active reader.", code="INVALID_MEMBER")
+        raise Invalid("reader_id must name an active, approved reader.", code="INVALID_MEMBER")
     booking_ref = (booking_ref or "").strip()
     if kind == ChatSession.Kind.READING and not booking_ref:
         raise Invalid("A reading needs its booking_ref.", code="BOOKING_REF_REQUIRED")
@@ -235,7 +247,7 @@ def message_send(
     return message, True
 
 
-def _broadcast_update(message: Message) -> Message:
+def message_update_broadcast(message: Message) -> Message:
     message = Message.objects.select_related("sender", "attachment", "reply_to__sender").get(
         pk=message.pk
     )
@@ -280,7 +292,7 @@ def message_delete(*, message: Message, user: User) -> Message:
     message.body = ""
     message.deleted_at = timezone.now()
     message.save(update_fields=["status", "body", "deleted_at"])
-    return _broadcast_update(message)
+    return message_update_broadcast(message)
 
 
 @transaction.atomic
@@ -304,7 +316,7 @@ def message_redact(*, message: Message, user: User, reason: str) -> Message:
     audit_event(
         actor=user, action=AccessEvent.Action.REDACTION, target=message, detail={"reason": reason}
     )
-    return _broadcast_update(message)
+    return message_update_broadcast(message)
 
 
 def session_mark_read(*, membership: Membership, up_to: int) -> int:

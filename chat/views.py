@@ -66,7 +66,7 @@ def thread(request: HttpRequest, session_id: int) -> HttpResponse:
         raise PermissionDenied(exc.message) from None
     current = {
         "session": session_detail(access.session, viewer=request.user),
-        "page": messages_page(access.session),
+        "page": messages_page(access.session, viewer=request.user),
         "read_only": not access.is_member,
         "status_actions": [a for a in TRANSITIONS if can_change_status(request.user, access, a)],
     }

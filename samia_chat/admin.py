@@ -32,3 +32,7 @@ class AccessEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# The staff console pages (dashboard, audit log) register themselves on this admin site.
+from samia_chat import admin_console  # noqa: E402, F401

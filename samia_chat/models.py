@@ -15,16 +15,25 @@ class Role(models.TextChoices):
 
 
 STAFF_ROLES = frozenset({Role.MONITOR, Role.ADMIN, Role.SUPER_ADMIN})
+# Who decides held messages, and who decides reader applications and asks for privileged
+# changes (a super admin approves those).
+REVIEWER_ROLES = STAFF_ROLES
+ADMIN_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
 SESSION_OPENER_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
 
 # What each staff role may do in the Django admin, by app and permission verb. Super admins
 # may do everything. Changing users (and so roles) is a super admin's privilege.
 ADMIN_PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
-    Role.MONITOR: {"chat": frozenset({"view"}), "samia_chat": frozenset({"view"})},
+    Role.MONITOR: {
+        "chat": frozenset({"view"}),
+        "samia_chat": frozenset({"view"}),
+        "approvals": frozenset({"view", "change"}),
+    },
     Role.ADMIN: {
         "chat": frozenset({"view", "change"}),
         "samia_chat": frozenset({"view"}),
         "auditlog": frozenset({"view"}),
+        "approvals": frozenset({"view", "change", "add"}),
     },
 }
 
@@ -110,6 +119,10 @@ class AccessEvent(models.Model):
         DOWNLOAD = "download", _("Staff file download")
         FILE_KEYS_ROTATED = "file_keys_rotated", _("File keys rotated")
         FILES_SWEPT = "files_swept", _("Unreferenced files removed")
+        APPROVAL = "approval", _("Approval decided")
+        CHANGE_REQUESTED = "change_requested", _("Privileged change requested")
+        ROLE_CHANGED = "role_changed", _("Role changed")
+        ERASURE = "erasure", _("Account erased")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -7,6 +7,7 @@ The layer itself is at-most-once; clients close any gap by catching up over HTTP
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -48,11 +49,18 @@ def _group_send(group: str, message: dict[str, Any]) -> None:
         logger.exception("broadcast to %s failed", group)
 
 
-def broadcast_on_commit(group: str, event: dict[str, Any]) -> None:
-    """Send `event` to every connection in `group` once the current transaction commits."""
-    transaction.on_commit(
-        lambda: _group_send(group, {"type": FORWARD, "event": event, "sent_at": time.time()})
-    )
+def broadcast_on_commit(group: str, event: dict[str, Any] | Callable[[], dict]) -> None:
+    """Send `event` to every connection in `group` once the current transaction commits.
+
+    A callable is built only after the commit: for figures (a queue length) that must
+    count the rows just written and the ones committed beside them.
+    """
+
+    def send() -> None:
+        built = event() if callable(event) else event
+        _group_send(group, {"type": FORWARD, "event": built, "sent_at": time.time()})
+
+    transaction.on_commit(send)
 
 
 def join_session_on_commit(user_id: int, session_id: int, event: dict[str, Any]) -> None:

@@ -341,6 +341,18 @@ EMERGENCY = {
     "IN_SERVER_WORKER": env_bool("EMERGENCY_IN_SERVER_WORKER", not REDIS_URL),
 }
 
+# The review gate (PRODUCT.md "Approvals"): message kind -> sender roles whose messages of
+# that kind wait for a reviewer before a client in the session can see them. Written as
+# "kind:role,kind:role", e.g. "voice:reader,image:reader".
+APPROVALS = {
+    "HOLD": frozenset(
+        tuple(pair.split(":", 1))
+        for pair in env_list("APPROVALS_HOLD", ["voice:reader"])
+        if ":" in pair
+    ),
+    "RATE_DECISIONS": os.environ.get("RATE_APPROVAL_DECISIONS", "120/m"),
+}
+
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ar", "العربية")]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from approvals.api import router as approvals_router
 from audio.api import router as audio_router
 from chat.api import router as chat_router
 from chat.emergency_api import router as emergency_router
@@ -11,6 +12,7 @@ from samia_chat.metrics import metrics_view
 api.add_router("/", chat_router)
 api.add_router("/", audio_router)
 api.add_router("/", emergency_router)
+api.add_router("/", approvals_router)
 
 admin.site.site_header = "SAMIA Chat staff console"
 admin.site.site_title = "SAMIA Chat"

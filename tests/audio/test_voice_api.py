@@ -24,12 +24,13 @@ def stored_objects(file_store) -> list:
 def test_a_recording_becomes_an_aac_voice_note_with_its_true_duration(
     api, reading, reader_user, client_user, tmp_path, container, listen, after_commit
 ):
-    # Chromium and Firefox record Opus in WebM, Safari AAC in MP4: both must work.
+    # Chromium and Firefox record Opus in WebM, Safari AAC in MP4: both must work. (A
+    # client's note: a reader's waits for review, tests/approvals.)
     note = samples.sine_file(tmp_path, container=container, seconds=2.0)
     probe = listen(session_group(reading.pk))
 
     with after_commit():
-        response = api(reader_user).upload(voice_url(reading), note, client_msg_id="v1")
+        response = api(client_user).upload(voice_url(reading), note, client_msg_id="v1")
 
     assert response.status_code == 201, response.content
     message = response.json()
@@ -40,7 +41,7 @@ def test_a_recording_becomes_an_aac_voice_note_with_its_true_duration(
     assert len(attachment["waveform"]) == 64 and max(attachment["waveform"]) == 100
     assert probe.receive_event()["message"]["attachment"] == attachment
 
-    downloaded, body = api(client_user).download(attachment["url"])
+    downloaded, body = api(reader_user).download(attachment["url"])
     assert downloaded["Content-Disposition"].startswith("inline;")
     with av.open(io.BytesIO(body)) as played:
         stream = played.streams.audio[0]

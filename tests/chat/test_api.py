@@ -20,6 +20,7 @@ MESSAGE_KEYS = {
     "client_msg_id",
     "reply_to",
     "reply_preview",
+    "review",
     "created_at",
 }
 

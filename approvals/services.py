@@ -1,0 +1,311 @@
+"""Decisions: each locks its row, refuses a second decision, audits, and tells the people
+it concerns after commit.
+
+Two reviewers deciding the same item at once: both lock the row in turn; the second
+finds it decided and gets ALREADY_DECIDED (409 in the API, a warning in the admin).
+"""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from approvals import events
+from approvals.models import Decision, MessageReview, PrivilegedChange, ReaderApplication
+from approvals.selectors import hold_applies, reviews_pending_count
+from chat.events import message_updated_event
+from chat.models import Membership, Message
+from samia_chat.audit import audit_event
+from samia_chat.errors import Conflict, Forbidden, Invalid, NotFound
+from samia_chat.models import (
+    ADMIN_ROLES,
+    REVIEWER_ROLES,
+    AccessEvent,
+    Role,
+    User,
+)
+from samia_chat.realtime import STAFF_GROUP, broadcast_on_commit, session_group, user_group
+
+REASON_MAX = 500
+
+
+def _reason(reason: str, *, required: bool) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise Invalid("A rejection needs a reason.", code="REASON_REQUIRED")
+    if len(reason) > REASON_MAX:
+        raise Invalid(f"The reason can be at most {REASON_MAX} characters.", code="REASON_TOO_LONG")
+    return reason
+
+
+def _already_decided(item: MessageReview | ReaderApplication | PrivilegedChange) -> Conflict:
+    by = f" by {item.decided_by.public_name}" if item.decided_by_id else ""
+    return Conflict(
+        f"This was already {item.get_status_display().lower()}{by}.", code="ALREADY_DECIDED"
+    )
+
+
+def _queue_count_event(review_id: int, status: str):
+    return lambda: events.queue_changed_event(review_id, status, reviews_pending_count())
+
+
+# --- held messages ----------------------------------------------------------------------------
+
+
+def message_needs_review(*, session_id: int, sender: User, kind: str) -> bool:
+    """Whether this message waits for review: the kind and sender role are in the gate
+    (settings.APPROVALS["HOLD"]) and a client other than the sender is in the session."""
+    if not hold_applies(kind=kind, sender=sender):
+        return False
+    return (
+        Membership.objects.filter(session_id=session_id, user__role=Role.CLIENT)
+        .exclude(user=sender)
+        .exists()
+    )
+
+
+def review_open(message: Message) -> MessageReview:
+    """Put a just-sent held message in the queue. Runs inside the send's transaction."""
+    review = MessageReview.objects.create(message=message, submitted_at=message.created_at)
+
+    def requested() -> dict:
+        fresh = (
+            MessageReview.objects.select_related(
+                "message__sender", "message__session", "message__attachment"
+            )
+            .prefetch_related("message__session__memberships__user")
+            .get(pk=review.pk)
+        )
+        return events.approval_requested_event(fresh, reviews_pending_count())
+
+    broadcast_on_commit(STAFF_GROUP, requested)
+    return review
+
+
+def _review_decide(
+    *, review_id: int, reviewer: User, approve: bool, reason: str = ""
+) -> MessageReview:
+    if reviewer.role not in REVIEWER_ROLES:
+        raise Forbidden("Only monitors and admins review messages.", code="NOT_A_REVIEWER")
+    reason = _reason(reason, required=not approve)
+    with transaction.atomic():
+        review = (
+            MessageReview.objects.select_for_update(of=("self",))
+            .select_related("decided_by")
+            .filter(pk=review_id)
+            .first()
+        )
+        if review is None:
+            raise NotFound("No such review.")
+        if not review.is_pending:
+            raise _already_decided(review)
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("sender", "attachment", "reply_to__sender")
+            .get(pk=review.message_id)
+        )
+        if message.status != Message.Status.PENDING_REVIEW:
+            raise Conflict("Its sender deleted this message.", code="MESSAGE_GONE")
+        review.status = Decision.APPROVED if approve else Decision.REJECTED
+        review.decided_by = reviewer
+        review.decided_at = timezone.now()
+        review.reason = reason
+        review.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        message.status = Message.Status.SENT if approve else Message.Status.REJECTED
+        message.save(update_fields=["status"])
+        message.review = review
+        review.message = message
+        audit_event(
+            actor=reviewer,
+            action=AccessEvent.Action.APPROVAL,
+            target=message,
+            detail={"review": review.pk, "decision": review.status, "reason": reason},
+        )
+        # The session sees the message as members may (released, or still withheld);
+        # the sender learns the decision and why; other reviewers see the queue shrink.
+        broadcast_on_commit(session_group(message.session_id), message_updated_event(message))
+        if message.sender_id:
+            broadcast_on_commit(user_group(message.sender_id), events.review_decided_event(review))
+        broadcast_on_commit(STAFF_GROUP, _queue_count_event(review.pk, review.status))
+    return review
+
+
+def voice_note_approve(*, review_id: int, reviewer: User) -> MessageReview:
+    """Release a held message: its client hears it at once."""
+    return _review_decide(review_id=review_id, reviewer=reviewer, approve=True)
+
+
+def voice_note_reject(*, review_id: int, reviewer: User, reason: str) -> MessageReview:
+    """Withhold a message for good; its sender is told why and may record again."""
+    return _review_decide(review_id=review_id, reviewer=reviewer, approve=False, reason=reason)
+
+
+# --- reader applications ----------------------------------------------------------------------
+
+
+def reader_application_submit(*, user: User, about: str = "") -> ReaderApplication:
+    return ReaderApplication.objects.create(user=user, about=about[:2000])
+
+
+def _application_decide(
+    *, application_id: int, admin: User, approve: bool, reason: str = ""
+) -> ReaderApplication:
+    if admin.role not in ADMIN_ROLES:
+        raise Forbidden("Only admins decide reader applications.", code="NOT_AN_ADMIN")
+    reason = _reason(reason, required=not approve)
+    with transaction.atomic():
+        application = (
+            ReaderApplication.objects.select_for_update(of=("self",))
+            .select_related("decided_by", "user")
+            .filter(pk=application_id)
+            .first()
+        )
+        if application is None:
+            raise NotFound("No such application.")
+        if not application.is_pending:
+            raise _already_decided(application)
+        application.status = Decision.APPROVED if approve else Decision.REJECTED
+        application.decided_by = admin
+        application.decided_at = timezone.now()
+        application.reason = reason
+        application.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        audit_event(
+            actor=admin,
+            action=AccessEvent.Action.APPROVAL,
+            target=application,
+            detail={"decision": application.status, "reason": reason},
+        )
+        broadcast_on_commit(
+            user_group(application.user_id), events.application_decided_event(application)
+        )
+    return application
+
+
+def reader_application_approve(*, application_id: int, admin: User) -> ReaderApplication:
+    return _application_decide(application_id=application_id, admin=admin, approve=True)
+
+
+def reader_application_reject(
+    *, application_id: int, admin: User, reason: str
+) -> ReaderApplication:
+    return _application_decide(
+        application_id=application_id, admin=admin, approve=False, reason=reason
+    )
+
+
+# --- privileged changes -----------------------------------------------------------------------
+
+
+def privileged_change_request(
+    *,
+    requester: User,
+    target: User,
+    kind: str,
+    justification: str,
+    new_role: str = "",
+) -> PrivilegedChange:
+    """An admin asks for a role change or an erasure; a different super_admin decides."""
+    if requester.role not in ADMIN_ROLES:
+        raise Forbidden("Only admins ask for privileged changes.", code="NOT_AN_ADMIN")
+    justification = (justification or "").strip()
+    if not justification:
+        raise Invalid("Say why this change is needed.", code="JUSTIFICATION_REQUIRED")
+    if len(justification) > REASON_MAX:
+        raise Invalid("The justification is too long.", code="JUSTIFICATION_TOO_LONG")
+    if kind == PrivilegedChange.Kind.ROLE_CHANGE:
+        if new_role not in Role.values:
+            raise Invalid("Choose the new role.", code="INVALID_ROLE")
+        if new_role == target.role:
+            raise Invalid(f"{target} already has this role.", code="SAME_ROLE")
+    elif kind == PrivilegedChange.Kind.ERASURE:
+        new_role = ""
+    else:
+        raise Invalid("Unknown change.", code="INVALID_KIND")
+    try:
+        with transaction.atomic():
+            change = PrivilegedChange.objects.create(
+                kind=kind,
+                target=target,
+                new_role=new_role,
+                requested_by=requester,
+                justification=justification,
+            )
+            audit_event(
+                actor=requester,
+                action=AccessEvent.Action.CHANGE_REQUESTED,
+                target=target,
+                detail={"change": change.pk, "kind": kind, "new_role": new_role},
+            )
+    except IntegrityError:
+        raise Conflict(
+            "A request of this kind for this person is already waiting.", code="ALREADY_REQUESTED"
+        ) from None
+    return change
+
+
+def _change_apply(change: PrivilegedChange, approver: User) -> None:
+    target = User.objects.select_for_update().get(pk=change.target_id)
+    if change.kind == PrivilegedChange.Kind.ROLE_CHANGE:
+        previous = target.role
+        target.role = change.new_role
+        # A promoted superuser flag would turn the role back into super_admin on save.
+        target.is_superuser = change.new_role == Role.SUPER_ADMIN and target.is_superuser
+        target.save()
+        audit_event(
+            actor=approver,
+            action=AccessEvent.Action.ROLE_CHANGED,
+            target=target,
+            detail={"from": previous, "to": target.role, "change": change.pk},
+        )
+    else:
+        from chat.erasure import account_erase
+
+        account_erase(user=target, approved_by=approver, change_id=change.pk)
+
+
+def _change_decide(
+    *, change_id: int, approver: User, approve: bool, reason: str = ""
+) -> PrivilegedChange:
+    if approver.role != Role.SUPER_ADMIN:
+        raise Forbidden("Only a super admin decides privileged changes.", code="NOT_A_SUPER_ADMIN")
+    reason = _reason(reason, required=not approve)
+    with transaction.atomic():
+        change = (
+            PrivilegedChange.objects.select_for_update(of=("self",))
+            .select_related("decided_by", "target")
+            .filter(pk=change_id)
+            .first()
+        )
+        if change is None:
+            raise NotFound("No such request.")
+        if not change.is_pending:
+            raise _already_decided(change)
+        if change.requested_by_id == approver.pk:
+            raise Forbidden(
+                "A different super admin must decide a change you asked for.",
+                code="SAME_PERSON",
+            )
+        change.status = Decision.APPROVED if approve else Decision.REJECTED
+        change.decided_by = approver
+        change.decided_at = timezone.now()
+        change.reason = reason
+        change.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        audit_event(
+            actor=approver,
+            action=AccessEvent.Action.APPROVAL,
+            target=change,
+            detail={"decision": change.status, "kind": change.kind, "reason": reason},
+        )
+        if approve:
+            _change_apply(change, approver)
+        if change.requested_by_id:
+            broadcast_on_commit(
+                user_group(change.requested_by_id), events.change_decided_event(change)
+            )
+    return change
+
+
+def privileged_change_approve(*, change_id: int, approver: User) -> PrivilegedChange:
+    return _change_decide(change_id=change_id, approver=approver, approve=True)
+
+
+def privileged_change_reject(*, change_id: int, approver: User, reason: str) -> PrivilegedChange:
+    return _change_decide(change_id=change_id, approver=approver, approve=False, reason=reason)
