@@ -37,7 +37,10 @@ def _reason(reason: str, *, required: bool) -> str:
 
 
 def _already_decided(item: MessageReview | ReaderApplication | PrivilegedChange) -> Conflict:
-    by = f" by {item.decided_by.public_name}" if item.decided_by_id else ""
+    # Rows are locked without joins: on PostgreSQL a joined row read before the lock wait
+    # would be the one from before the other decision (no decider yet).
+    decider = User.objects.filter(pk=item.decided_by_id).first()
+    by = f" by {decider.public_name}" if decider is not None else ""
     return Conflict(
         f"This was already {item.get_status_display().lower()}{by}.", code="ALREADY_DECIDED"
     )
@@ -87,12 +90,7 @@ def _review_decide(
         raise Forbidden("Only monitors and admins review messages.", code="NOT_A_REVIEWER")
     reason = _reason(reason, required=not approve)
     with transaction.atomic():
-        review = (
-            MessageReview.objects.select_for_update(of=("self",))
-            .select_related("decided_by")
-            .filter(pk=review_id)
-            .first()
-        )
+        review = MessageReview.objects.select_for_update().filter(pk=review_id).first()
         if review is None:
             raise NotFound("No such review.")
         if not review.is_pending:
@@ -153,10 +151,7 @@ def _application_decide(
     reason = _reason(reason, required=not approve)
     with transaction.atomic():
         application = (
-            ReaderApplication.objects.select_for_update(of=("self",))
-            .select_related("decided_by", "user")
-            .filter(pk=application_id)
-            .first()
+            ReaderApplication.objects.select_for_update().filter(pk=application_id).first()
         )
         if application is None:
             raise NotFound("No such application.")
@@ -268,12 +263,7 @@ def _change_decide(
         raise Forbidden("Only a super admin decides privileged changes.", code="NOT_A_SUPER_ADMIN")
     reason = _reason(reason, required=not approve)
     with transaction.atomic():
-        change = (
-            PrivilegedChange.objects.select_for_update(of=("self",))
-            .select_related("decided_by", "target")
-            .filter(pk=change_id)
-            .first()
-        )
+        change = PrivilegedChange.objects.select_for_update().filter(pk=change_id).first()
         if change is None:
             raise NotFound("No such request.")
         if not change.is_pending:
