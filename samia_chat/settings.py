@@ -304,6 +304,8 @@ if not DEBUG:
 # django-ratelimit: counters live in the shared cache; we answer 429 ourselves.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+# New accounts per IP address (the sign-up form).
+RATE_SIGNUP = os.environ.get("RATE_SIGNUP", "10/h")
 
 # --- Product rules (PRODUCT.md) ----------------------------------------------------------
 CHAT = {

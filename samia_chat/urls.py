@@ -5,7 +5,7 @@ from approvals.api import router as approvals_router
 from audio.api import router as audio_router
 from chat.api import router as chat_router
 from chat.emergency_api import router as emergency_router
-from samia_chat import health, views
+from samia_chat import health, signup, views
 from samia_chat.api import api
 from samia_chat.metrics import metrics_view
 
@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("login/", views.SamiaLoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("signup/", signup.signup_view, name="signup"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
