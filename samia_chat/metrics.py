@@ -21,6 +21,8 @@ CATCH_UPS = Counter("samia_catch_up_requests_total", "Message pages asked for wi
 RATE_LIMITED = Counter(
     "samia_rate_limited_total", "Requests and frames refused by a limit", ["group"]
 )
+# Filled by the approvals app (approvals/apps.py), which owns the queue.
+APPROVAL_QUEUE = Gauge("samia_approval_queue", "Held messages awaiting a reviewer's decision")
 SOCKET_CLOSES = Counter("samia_socket_policy_closes_total", "Sockets closed by policy", ["code"])
 
 
