@@ -13,6 +13,7 @@ from approvals.models import Decision, MessageReview, PrivilegedChange, ReaderAp
 from approvals.selectors import hold_applies, reviews_pending_count
 from chat.events import message_updated_event
 from chat.models import Membership, Message
+from chat.retention import person_on_hold
 from samia_chat.audit import audit_event
 from samia_chat.errors import Conflict, Forbidden, Invalid, NotFound
 from samia_chat.models import (
@@ -212,6 +213,10 @@ def privileged_change_request(
             raise Invalid(f"{target} already has this role.", code="SAME_ROLE")
     elif kind == PrivilegedChange.Kind.ERASURE:
         new_role = ""
+        if person_on_hold(target.pk):
+            raise Conflict(
+                "A legal hold covers this person; they cannot be erased.", code="LEGAL_HOLD"
+            )
     else:
         raise Invalid("Unknown change.", code="INVALID_KIND")
     try:

@@ -10,8 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import Attachment, EmergencyRequest, Message, ReaderAvailability
+from chat.retention import person_on_hold
 from chat.services import message_update_broadcast
 from samia_chat.audit import audit_event
+from samia_chat.errors import Conflict
 from samia_chat.filecrypt import file_delete
 from samia_chat.models import AccessEvent, User
 from samia_chat.tokens import tokens_revoke_all
@@ -28,7 +30,13 @@ def _sign_out_everywhere(user: User) -> None:
 
 @transaction.atomic
 def account_erase(*, user: User, approved_by: User, change_id: int | None = None) -> None:
-    """Anonymise `user`, tombstone their messages and delete their files."""
+    """Anonymise `user`, tombstone their messages and delete their files.
+
+    Refused while a legal hold covers them (checked again here: a hold may be placed
+    between the request and its approval).
+    """
+    if person_on_hold(user.pk):
+        raise Conflict("A legal hold covers this person; lift it first.", code="LEGAL_HOLD")
     now = timezone.now()
     sent = list(
         Message.objects.select_for_update()

@@ -335,3 +335,49 @@ class SafetyAlert(models.Model):
 
     def __str__(self) -> str:
         return f"Safety alert #{self.pk} in {self.session} ({self.get_status_display()})"
+
+
+class LegalHold(models.Model):
+    """Keeps a person's or a session's record intact: while a hold is active, retention
+    removes nothing from the sessions it covers and the person cannot be erased.
+
+    A hold on a person covers every session they take part in.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="legal_holds",
+    )
+    session = models.ForeignKey(
+        ChatSession, null=True, blank=True, on_delete=models.PROTECT, related_name="legal_holds"
+    )
+    reason = models.CharField(max_length=500)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    placed_at = models.DateTimeField(default=timezone.now)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, session__isnull=True)
+                | Q(user__isnull=True, session__isnull=False),
+                name="chat_legal_hold_one_subject",
+            )
+        ]
+
+    def __str__(self) -> str:
+        subject = self.user or self.session
+        state = "lifted" if self.lifted_at else "active"
+        return f"Legal hold on {subject} ({state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None

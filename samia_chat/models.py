@@ -123,6 +123,8 @@ class AccessEvent(models.Model):
         CHANGE_REQUESTED = "change_requested", _("Privileged change requested")
         ROLE_CHANGED = "role_changed", _("Role changed")
         ERASURE = "erasure", _("Account erased")
+        RETENTION_RUN = "retention_run", _("Retention applied")
+        LEGAL_HOLD = "legal_hold", _("Legal hold placed or lifted")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

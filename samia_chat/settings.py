@@ -355,6 +355,19 @@ APPROVALS = {
     "RATE_DECISIONS": os.environ.get("RATE_APPROVAL_DECISIONS", "120/m"),
 }
 
+# Retention (PRODUCT.md "Privacy"), in days, applied by `manage.py apply_retention`: a message
+# older than its kind's period is removed with its file; a tombstone's row goes this many
+# days after the deletion. Sessions under a legal hold keep everything.
+RETENTION_DAYS = {
+    "text": env_int("RETENTION_TEXT_DAYS", 730),
+    "system": env_int("RETENTION_TEXT_DAYS", 730),
+    "voice": env_int("RETENTION_VOICE_DAYS", 365),
+    "image": env_int("RETENTION_FILE_DAYS", 365),
+    "file": env_int("RETENTION_FILE_DAYS", 365),
+    "emergency": env_int("RETENTION_TEXT_DAYS", 730),
+    "tombstone": env_int("RETENTION_TOMBSTONE_DAYS", 30),
+}
+
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ar", "العربية")]
