@@ -241,6 +241,31 @@ def privileged_change_request(
     return change
 
 
+def erasure_request_by_user(*, user: User, note: str = "") -> PrivilegedChange:
+    """A person asks for their own account to be erased; a super admin decides. A legal
+    hold does not stop the asking, only the erasing."""
+    note = (note or "").strip()[:400]
+    try:
+        with transaction.atomic():
+            change = PrivilegedChange.objects.create(
+                kind=PrivilegedChange.Kind.ERASURE,
+                target=user,
+                requested_by=user,
+                justification=f"Asked by the person themselves. {note}".strip(),
+            )
+            audit_event(
+                actor=user,
+                action=AccessEvent.Action.ERASURE_REQUESTED,
+                target=user,
+                detail={"change": change.pk},
+            )
+    except IntegrityError:
+        raise Conflict(
+            "You have already asked for your account to be deleted.", code="ALREADY_REQUESTED"
+        ) from None
+    return change
+
+
 def _change_apply(change: PrivilegedChange, approver: User) -> None:
     target = User.objects.select_for_update().get(pk=change.target_id)
     if change.kind == PrivilegedChange.Kind.ROLE_CHANGE:

@@ -7,6 +7,8 @@ from django.conf import settings
 from audio.processing import voice_note_transcode
 from chat.attachments import AttachmentDraft, attachment_precheck, attachment_send
 from chat.models import Attachment, ChatSession, Message
+from samia_chat.consent import has_voice_consent
+from samia_chat.errors import Forbidden
 from samia_chat.models import User
 
 
@@ -24,6 +26,11 @@ def voice_note_send(
     checks again. Session state and quota are checked before decoding and again under the
     session lock; the duration charged to a client's allowance is the decoded one.
     """
+    if not has_voice_consent(sender):
+        raise Forbidden(
+            "Voice notes need your consent to voice recording and processing (My privacy).",
+            code="VOICE_CONSENT_REQUIRED",
+        )
     attachment_precheck(session=session, sender=sender, kind=Attachment.Kind.VOICE)
     rendition = voice_note_transcode(
         source, max_duration_ms=settings.CHAT["VOICE_MAX_SECONDS"] * 1000

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.files import display_name, file_clean
-from chat.models import Attachment, ChatSession, Message
+from chat.models import Attachment, ChatSession, DataExport, Message
 from chat.services import (
     client_msg_id_check,
     message_deliver,
@@ -239,26 +239,32 @@ def file_send(
 def file_keys_rotate(*, batch_size: int = 500) -> int:
     """Re-wrap every data key not under the newest master key. Returns how many changed.
 
-    Only the small wrapped keys in the database change; file bodies are not touched, so
-    this is quick and safe to interrupt and run again.
+    Only the small wrapped keys in the database change (attachments and data exports);
+    file bodies are not touched, so this is quick and safe to interrupt and run again.
     """
     newest = current_key_id()
     changed = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                Attachment.objects.select_for_update(skip_locked=True)
-                .exclude(key_id=newest)
-                .only("pk", "key_id", "wrapped_key")[:batch_size]
-            )
-            if not batch:
-                return changed
-            for attachment in batch:
-                attachment.key_id, attachment.wrapped_key = data_key_rewrap(
-                    key_id=attachment.key_id, wrapped_key=bytes(attachment.wrapped_key)
+    sealed = (
+        Attachment.objects.all(),
+        DataExport.objects.filter(status=DataExport.Status.READY),
+    )
+    for rows in sealed:
+        while True:
+            with transaction.atomic():
+                batch = list(
+                    rows.select_for_update(skip_locked=True)
+                    .exclude(key_id=newest)
+                    .only("pk", "key_id", "wrapped_key")[:batch_size]
                 )
-            Attachment.objects.bulk_update(batch, ["key_id", "wrapped_key"])
-            changed += len(batch)
+                if not batch:
+                    break
+                for row in batch:
+                    row.key_id, row.wrapped_key = data_key_rewrap(
+                        key_id=row.key_id, wrapped_key=bytes(row.wrapped_key)
+                    )
+                rows.model.objects.bulk_update(batch, ["key_id", "wrapped_key"])
+                changed += len(batch)
+    return changed
 
 
 def _stored_keys(folder: str = "") -> Iterator[str]:
@@ -271,7 +277,7 @@ def _stored_keys(folder: str = "") -> Iterator[str]:
 
 
 def files_unreferenced(*, grace: timedelta = SWEEP_GRACE) -> list[str]:
-    """Stored objects no attachment names, older than `grace`.
+    """Stored objects no attachment or data export names, older than `grace`.
 
     The grace period spares uploads in flight: their bytes are stored a moment before
     the transaction that records them commits.
@@ -281,6 +287,8 @@ def files_unreferenced(*, grace: timedelta = SWEEP_GRACE) -> list[str]:
     unreferenced = []
     for key in _stored_keys():
         if Attachment.objects.filter(storage_key=key).exists():
+            continue
+        if DataExport.objects.filter(storage_key=key).exists():
             continue
         if storage.get_modified_time(key) < cutoff:
             unreferenced.append(key)

@@ -381,3 +381,31 @@ class LegalHold(models.Model):
     @property
     def is_active(self) -> bool:
         return self.lifted_at is None
+
+
+class DataExport(models.Model):
+    """A person's "download my data" archive: built (inline when small, by the worker when
+    large), kept encrypted in the file store, offered until it expires."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being prepared")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_exports"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    storage_key = models.CharField(max_length=255, blank=True)
+    key_id = models.CharField(max_length=32, blank=True)
+    wrapped_key = models.BinaryField(max_length=64, null=True, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Data export #{self.pk} of {self.user} ({self.get_status_display()})"

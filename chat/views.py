@@ -14,8 +14,10 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from approvals.selectors import reader_is_approved
 from chat.events import user_dict
 from chat.permissions import access_attachment, access_session, can_change_status
+from chat.privacy import terms_required
 from chat.selectors import (
     emergencies_for,
     is_on_call,
@@ -26,6 +28,7 @@ from chat.selectors import (
 )
 from chat.services import TRANSITIONS
 from samia_chat.audit import audit_event
+from samia_chat.consent import has_voice_consent
 from samia_chat.errors import Forbidden, NotFound, ServiceError
 from samia_chat.filecrypt import FileCorrupt, file_read
 from samia_chat.models import AccessEvent, Role, User
@@ -45,6 +48,10 @@ def _boot(request: HttpRequest, current: dict | None = None) -> dict:
         "on_call": is_on_call(user) if user.role == Role.READER else None,
         "emergencies": emergencies_for(user),
         "safety_alerts": safety_alerts_open(user),
+        # Without voice consent the recorder is off (and the server refuses voice notes).
+        "voice_consent": has_voice_consent(user),
+        # A reader who applied and is not approved yet takes no sessions and no calls.
+        "reader_approved": reader_is_approved(user) if user.role == Role.READER else None,
         "emergency_settings": {
             "escalate_staff_seconds": settings.EMERGENCY["ESCALATE_STAFF_SECONDS"],
         },
@@ -52,11 +59,13 @@ def _boot(request: HttpRequest, current: dict | None = None) -> dict:
 
 
 @login_required
+@terms_required
 def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/app.html", {"boot": _boot(request), "has_thread": False})
 
 
 @login_required
+@terms_required
 def thread(request: HttpRequest, session_id: int) -> HttpResponse:
     try:
         access = access_session(request.user, session_id, request=request)

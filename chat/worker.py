@@ -1,5 +1,6 @@
-"""The emergency ladder's worker loop, run as its own process (`run_emergency_worker`) or,
-in the embedded default, inside the server.
+"""The worker loop, run as its own process (`run_emergency_worker`) or, in the embedded
+default, inside the server: the emergency ladder, readers gone offline, and data exports
+too large to build during a request.
 
 Without Redis each process has its own in-memory channel layer, so alerts applied by a
 separate process would reach no browser: there the server runs the loop itself, as a task
@@ -15,9 +16,11 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from chat.emergency import emergency_steps_apply, on_call_offline_sweep
+from chat.export import data_exports_build_pending, data_exports_expire
 
 logger = logging.getLogger(__name__)
 SWEEP_EVERY_S = 5.0
+EXPIRE_EVERY_S = 600.0
 
 
 class WorkerPass:
@@ -44,6 +47,27 @@ class WorkerPass:
         return applied
 
 
+class ExportPass:
+    """Build pending data exports; now and then, remove expired ones. Kept apart from the
+    ladder so a large archive never delays an escalation."""
+
+    def __init__(self) -> None:
+        self.last_expiry = 0.0
+
+    def __call__(self) -> int:
+        built = 0
+        try:
+            built = data_exports_build_pending()
+            if time.monotonic() - self.last_expiry >= EXPIRE_EVERY_S:
+                data_exports_expire()
+                self.last_expiry = time.monotonic()
+        except Exception:
+            logger.exception("data export pass failed")
+        finally:
+            close_old_connections()
+        return built
+
+
 async def run_in_server() -> None:
     """The loop as a task of the server's event loop (embedded default only).
 
@@ -51,8 +75,13 @@ async def run_in_server() -> None:
     in-memory layer on this loop.
     """
     worker_pass = sync_to_async(WorkerPass())
+    # Exports run off the shared sync thread: building one must not hold up requests.
+    export_pass = sync_to_async(ExportPass(), thread_sensitive=False)
+    exporting: asyncio.Task | None = None
     while True:
         await worker_pass()
+        if exporting is None or exporting.done():
+            exporting = asyncio.ensure_future(export_pass())
         await asyncio.sleep(settings.EMERGENCY["WORKER_INTERVAL_SECONDS"])
 
 

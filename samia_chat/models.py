@@ -125,6 +125,9 @@ class AccessEvent(models.Model):
         ERASURE = "erasure", _("Account erased")
         RETENTION_RUN = "retention_run", _("Retention applied")
         LEGAL_HOLD = "legal_hold", _("Legal hold placed or lifted")
+        CONSENT = "consent", _("Consent given or withdrawn")
+        EXPORT = "export", _("Data export downloaded")
+        ERASURE_REQUESTED = "erasure_requested", _("Erasure requested by the user")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -147,3 +150,32 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.target_type} {self.target_id}".strip()
+
+
+class Consent(models.Model):
+    """One consent given or withdrawn: what, which version of the text, when, from where.
+
+    Rows are never changed: withdrawing adds a row with `granted=False`. A person's current
+    state of a kind is their newest row of it.
+    """
+
+    class Kind(models.TextChoices):
+        TERMS = "terms", _("Terms of service")
+        VOICE = "voice", _("Voice recording and processing")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    version = models.CharField(max_length=32)
+    granted = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "kind", "-created_at"], name="consent_current")]
+
+    def __str__(self) -> str:
+        verb = "gave" if self.granted else "withdrew"
+        return f"{self.user} {verb} {self.get_kind_display()} v{self.version}"

@@ -368,6 +368,18 @@ RETENTION_DAYS = {
     "tombstone": env_int("RETENTION_TOMBSTONE_DAYS", 30),
 }
 
+PRIVACY = {
+    # Exports whose files add up to at most this are built during the request; larger
+    # ones by the worker.
+    "EXPORT_INLINE_BYTES": env_int("EXPORT_INLINE_BYTES", 5 * 1024 * 1024),
+    "RATE_EXPORTS": os.environ.get("RATE_EXPORTS", "3/h"),
+}
+
+# The versions of the texts people consent to (docs/privacy.md). Raising TERMS_VERSION asks
+# every client and reader to accept the terms again at their next visit.
+TERMS_VERSION = os.environ.get("TERMS_VERSION", "2026-11")
+VOICE_CONSENT_VERSION = os.environ.get("VOICE_CONSENT_VERSION", "2026-11")
+
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ar", "العربية")]

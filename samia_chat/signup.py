@@ -16,9 +16,10 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals.services import reader_application_submit
 from samia_chat.audit import audit_event, request_ip
+from samia_chat.consent import consent_record
 from samia_chat.errors import RateLimited
 from samia_chat.limits import rate_hit
-from samia_chat.models import AccessEvent, Role, User
+from samia_chat.models import AccessEvent, Consent, Role, User
 
 
 class SignupForm(UserCreationForm):
@@ -38,6 +39,16 @@ class SignupForm(UserCreationForm):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
+    accept_terms = forms.BooleanField(
+        label=_("I accept the terms of service"),
+        error_messages={"required": _("Accept the terms to create an account.")},
+    )
+    voice_consent = forms.BooleanField(
+        label=_("I agree that my voice notes are recorded and processed to deliver them"),
+        required=False,
+        help_text=_("Optional. Without it you can write, but not send voice notes."),
+    )
+
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "display_name", "email")
@@ -50,11 +61,19 @@ class SignupForm(UserCreationForm):
 
 
 @transaction.atomic
-def account_register(form: SignupForm) -> User:
-    """Create the account from a valid form; a reader's application goes in the queue."""
+def account_register(form: SignupForm, request: HttpRequest) -> User:
+    """Create the account from a valid form with its consents (each with its version, time,
+    IP and user agent); a reader's application goes in the queue."""
     user = form.save(commit=False)
     user.role = form.cleaned_data["role"]
     user.save()
+    consent_record(user=user, kind=Consent.Kind.TERMS, granted=True, request=request)
+    consent_record(
+        user=user,
+        kind=Consent.Kind.VOICE,
+        granted=form.cleaned_data["voice_consent"],
+        request=request,
+    )
     if user.role == Role.READER:
         reader_application_submit(user=user, about=form.cleaned_data["about"].strip())
     return user
@@ -73,7 +92,7 @@ def signup_view(request: HttpRequest) -> HttpResponse:
             response["Retry-After"] = str(exc.retry_after_seconds)
             return response
         if form.is_valid():
-            user = account_register(form)
+            user = account_register(form, request)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             audit_event(actor=user, action=AccessEvent.Action.LOGIN, request=request)
             return redirect("chat:inbox")

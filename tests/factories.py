@@ -7,14 +7,42 @@ slowest thing a test can do, and most tests authenticate with a token or force_l
 import itertools
 import uuid
 
+from django.conf import settings
+
 from chat import services
 from chat.models import ChatSession, Membership, Message
-from samia_chat.models import Role, User
+from samia_chat.models import Consent, Role, User
 
 _sequence = itertools.count(1)
 
 
-def user_create(*, role: str = Role.CLIENT, username: str = "", password: str = "", **fields):
+def consents_give(user: User) -> None:
+    """The consents sign-up records: the current terms, and voice recording."""
+    Consent.objects.bulk_create(
+        [
+            Consent(
+                user=user, kind=Consent.Kind.TERMS, version=settings.TERMS_VERSION, granted=True
+            ),
+            Consent(
+                user=user,
+                kind=Consent.Kind.VOICE,
+                version=settings.VOICE_CONSENT_VERSION,
+                granted=True,
+            ),
+        ]
+    )
+
+
+def user_create(
+    *,
+    role: str = Role.CLIENT,
+    username: str = "",
+    password: str = "",
+    consents: bool = True,
+    **fields,
+):
+    """A user; clients and readers have given the consents sign-up asks for, unless
+    `consents=False`."""
     username = username or f"{role}{next(_sequence)}"
     user = User(username=username, role=role, **fields)
     if password:
@@ -22,6 +50,8 @@ def user_create(*, role: str = Role.CLIENT, username: str = "", password: str = 
     else:
         user.set_unusable_password()
     user.save()
+    if consents and role in (Role.CLIENT, Role.READER):
+        consents_give(user)
     return user
 
 

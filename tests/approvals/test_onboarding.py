@@ -27,6 +27,8 @@ def _signup(**fields):
         "password2": PASSWORD,
         "role": "client",
         "about": "",
+        "accept_terms": "on",
+        "voice_consent": "on",
         **fields,
     }
     browser = Client()

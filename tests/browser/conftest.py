@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from samia_chat.models import User
+from tests.factories import consents_give
 from tests.processes import child_process_env
 
 # Playwright's sync API keeps an event loop running in this thread; the test's own ORM
@@ -37,6 +38,7 @@ def person(username: str, display_name: str, role: str) -> User:
     user = User(username=username, display_name=display_name, role=role)
     user.set_password(PASSWORD)
     user.save()
+    consents_give(user)
     return user
 
 

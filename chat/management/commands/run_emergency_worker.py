@@ -1,12 +1,14 @@
-"""Apply due emergency escalations and take offline readers off call, every second."""
+"""Apply due emergency escalations, take offline readers off call and build large data
+exports, every second."""
 
 import signal
+import threading
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from chat.worker import WorkerPass
+from chat.worker import ExportPass, WorkerPass
 
 
 class Command(BaseCommand):
@@ -30,10 +32,21 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         worker_pass = WorkerPass()
+        if once:
+            worker_pass()
+            ExportPass()()
+            return
+        # Exports are built on a thread of their own: a large archive must not hold up an
+        # escalation that falls due meanwhile.
+        threading.Thread(target=self._exports, daemon=True, name="exports").start()
         while self.running:
             worker_pass()
-            if once:
-                return
+            time.sleep(settings.EMERGENCY["WORKER_INTERVAL_SECONDS"])
+
+    def _exports(self) -> None:
+        export_pass = ExportPass()
+        while self.running:
+            export_pass()
             time.sleep(settings.EMERGENCY["WORKER_INTERVAL_SECONDS"])
 
     def _stop(self, *_args) -> None:

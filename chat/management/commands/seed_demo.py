@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from chat.models import ChatSession
 from chat.services import session_open
-from samia_chat.models import Role, User
+from samia_chat.consent import consent_record
+from samia_chat.models import Consent, Role, User
 
 DEMO_PASSWORD = "samia-demo-2026"
 DEMO_USERS = [
@@ -43,6 +44,11 @@ class Command(BaseCommand):
             if created or not user.check_password(password):
                 user.set_password(password)
                 user.save()
+            if created and role in (Role.CLIENT, Role.READER):
+                # The demo people have accepted the terms and allowed voice notes, as
+                # sign-up would have recorded.
+                for kind in (Consent.Kind.TERMS, Consent.Kind.VOICE):
+                    consent_record(user=user, kind=kind, granted=True)
             users[username] = user
         if not ChatSession.objects.filter(booking_ref=DEMO_BOOKING).exists():
             session_open(
