@@ -8,10 +8,8 @@ here is edited in place: rows are read-only and change only through the two acti
 
 from datetime import datetime
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Prefetch, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from approvals import services
+from approvals.forms import ChangeRequestForm, RejectForm
 from approvals.models import Decision, MessageReview, PrivilegedChange, ReaderApplication
 from approvals.selectors import review_time_stats, reviews_pending, reviews_pending_count
 from chat.models import Membership
@@ -54,14 +53,6 @@ def _since(start: datetime, end: datetime | None = None) -> str:
 
 def _pending_first():
     return Case(When(status=Decision.PENDING, then=Value(0)), default=Value(1)).asc()
-
-
-class RejectForm(forms.Form):
-    reason = forms.CharField(
-        max_length=services.REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Shown to the person the decision concerns, and kept in the audit log.",
-    )
 
 
 class DecisionAdmin(admin.ModelAdmin):
@@ -329,31 +320,6 @@ class ReaderApplicationAdmin(DecisionAdmin):
 
 
 # --- privileged changes -----------------------------------------------------------------------
-
-
-class ChangeRequestForm(forms.Form):
-    """What an admin fills in; privileged_change_request validates the rest."""
-
-    kind = forms.ChoiceField(choices=PrivilegedChange.Kind.choices)
-    target = forms.ModelChoiceField(queryset=User.objects.all(), label="Person")
-    new_role = forms.ChoiceField(
-        choices=[("", "---------"), *Role.choices],
-        required=False,
-        help_text="For a role change only.",
-    )
-    justification = forms.CharField(
-        max_length=services.REASON_MAX,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Why this is needed. The super admin who decides reads it.",
-    )
-
-    def __init__(self, *args, admin_site: admin.AdminSite, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        target = self.fields["target"]
-        # Searching beats a select of every account; the widget needs the field's choices
-        # to render the prefilled person.
-        target.widget = AutocompleteSelect(PrivilegedChange._meta.get_field("target"), admin_site)
-        target.widget.choices = target.choices
 
 
 @admin.register(PrivilegedChange)
