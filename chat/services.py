@@ -31,6 +31,7 @@ TRANSITIONS: dict[str, tuple[set[str], str]] = {
         ChatSession.Status.ENDED,
     ),
 }
+PAST = {"pause": "paused", "resume": "resumed", "lock": "locked", "end": "ended"}
 STATUS_NOTICES = {
     "pause": "{user} paused the session.",
     "resume": "{user} resumed the session.",
@@ -346,7 +347,7 @@ def session_change_status(*, session: ChatSession, user: User, action: str) -> C
     session = session_row_lock(session.pk)
     if session.status not in allowed_from:
         raise Conflict(
-            f"A {session.get_status_display().lower()} session cannot be {action}ed.",
+            f"A {session.get_status_display().lower()} session cannot be {PAST[action]}.",
             code="INVALID_TRANSITION",
         )
     previous = session.status
