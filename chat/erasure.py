@@ -5,7 +5,6 @@ account is anonymised and deactivated, every message it sent becomes a tombstone
 every file it uploaded is deleted from the store after commit.
 """
 
-from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,16 +15,9 @@ from samia_chat.audit import audit_event
 from samia_chat.errors import Conflict
 from samia_chat.filecrypt import file_delete
 from samia_chat.models import AccessEvent, User
-from samia_chat.tokens import tokens_revoke_all
+from samia_chat.tokens import sign_out_everywhere
 
 ERASED_NAME = "Deleted user"
-
-
-def _sign_out_everywhere(user: User) -> None:
-    # Browser sessions carry the user id inside their data: decode each live one.
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
-        if str(session.get_decoded().get("_auth_user_id")) == str(user.pk):
-            session.delete()
 
 
 @transaction.atomic
@@ -55,8 +47,7 @@ def account_erase(*, user: User, approved_by: User, change_id: int | None = None
     Attachment.objects.filter(pk__in=[a.pk for a in files]).delete()
     EmergencyRequest.objects.filter(client=user).update(reason="")
     ReaderAvailability.objects.filter(reader=user).update(on_call=False)
-    tokens_revoke_all(user=user)
-    _sign_out_everywhere(user)
+    sign_out_everywhere(user=user)
     user.username = f"deleted-{user.pk}"
     user.display_name = ERASED_NAME
     user.first_name = user.last_name = user.email = ""

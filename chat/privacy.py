@@ -8,6 +8,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -23,6 +24,7 @@ from samia_chat.consent import consent_current, consent_record, terms_outdated
 from samia_chat.errors import ServiceError
 from samia_chat.limits import rate_hit
 from samia_chat.models import Consent
+from samia_chat.tokens import sign_out_everywhere
 
 
 def terms_required(view):
@@ -125,6 +127,15 @@ def export_download(request: HttpRequest, export_id: int) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_POST
+def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    sign_out_everywhere(user=user)
+    logout(request)
+    return redirect("login")
 
 
 @login_required

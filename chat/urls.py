@@ -14,4 +14,9 @@ urlpatterns = [
     path("privacy/export", privacy.export_request, name="export"),
     path("privacy/exports/<int:export_id>", privacy.export_download, name="export-download"),
     path("privacy/delete-account", privacy.erasure_request, name="erasure-request"),
+    path(
+        "privacy/sign-out-everywhere",
+        privacy.sign_out_everywhere_view,
+        name="sign-out-everywhere",
+    ),
 ]

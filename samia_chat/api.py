@@ -168,6 +168,16 @@ def token_logout(request: HttpRequest, payload: RefreshIn):
     return Status(204, None)
 
 
+@api.post("/auth/logout-all", response={204: None, 401: ErrorOut})
+def token_logout_all(request: HttpRequest):
+    """Sign out everywhere: every browser session, access token and refresh token of the
+    caller stops working (this one included)."""
+    user = request.auth
+    tokens.sign_out_everywhere(user=user)
+    user_logged_out.send(sender=type(user), request=request, user=user)
+    return Status(204, None)
+
+
 @api.get("/me", response=MeOut)
 def me(request: HttpRequest):
     user = request.auth

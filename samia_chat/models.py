@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 
@@ -43,6 +44,9 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLIENT)
     display_name = models.CharField(max_length=80, blank=True)
+    # Raised by "sign out everywhere" (and erasure): it changes the session auth hash, so
+    # every browser session and every access token issued before ends at once.
+    auth_epoch = models.PositiveIntegerField(default=0)
 
     @property
     def is_staff_role(self) -> bool:
@@ -59,6 +63,12 @@ class User(AbstractUser):
             self.role = Role.SUPER_ADMIN
         self.is_staff = self.role in STAFF_ROLES
         super().save(*args, **kwargs)
+
+    def get_session_auth_hash(self) -> str:
+        base = super().get_session_auth_hash()
+        if not self.auth_epoch:
+            return base
+        return salted_hmac("samia.auth-epoch", f"{base}:{self.auth_epoch}").hexdigest()
 
     def has_perm(self, perm: str, obj=None) -> bool:
         if not self.is_active:
@@ -112,6 +122,8 @@ class AccessEvent(models.Model):
         LOGOUT = "logout", _("Logout")
         TOKEN_ISSUED = "token_issued", _("Token issued")
         TOKEN_REUSED = "token_reused", _("Refresh token reused")
+        TOKEN_REFRESHED = "token_refreshed", _("Token refreshed")
+        TOKEN_REVOKED = "token_revoked", _("Tokens revoked")
         STAFF_READ = "staff_read", _("Staff read")
         SESSION_OPENED = "session_opened", _("Session opened")
         SESSION_STATUS = "session_status", _("Session status changed")

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import jwt
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from samia_chat.audit import audit_event
@@ -130,6 +130,12 @@ def _refresh_rotate(refresh: str) -> dict[str, str] | Unauthenticated:
         return Unauthenticated("The refresh token is no longer valid.", code="TOKEN_INVALID")
     row.used_at = now
     row.save(update_fields=["used_at"])
+    audit_event(
+        actor=row.user,
+        action=AccessEvent.Action.TOKEN_REFRESHED,
+        target=row.user,
+        detail={"family": row.family},
+    )
     return {
         "access": access_token_issue(user=row.user),
         "refresh": _refresh_issue(user=row.user, family=row.family),
@@ -144,11 +150,34 @@ def token_revoke(*, refresh: str) -> User | None:
     RefreshToken.objects.filter(family=row.family, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    audit_event(
+        actor=row.user,
+        action=AccessEvent.Action.TOKEN_REVOKED,
+        target=row.user,
+        detail={"family": row.family},
+    )
     return row.user
 
 
 def tokens_revoke_all(*, user: User) -> None:
-    """Log out every device of a user (password change, erasure)."""
-    RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(
+    """Revoke every refresh token of a user (password change, erasure)."""
+    revoked = RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    audit_event(
+        actor=user,
+        action=AccessEvent.Action.TOKEN_REVOKED,
+        target=user,
+        detail={"all": True, "refresh_tokens": revoked},
+    )
+
+
+def sign_out_everywhere(*, user: User) -> None:
+    """End every browser session and every token of the user, on every device.
+
+    Raising the auth epoch changes the session auth hash that browser sessions and access
+    tokens carry, so they stop working on their next request; refresh tokens are revoked.
+    """
+    User.objects.filter(pk=user.pk).update(auth_epoch=models.F("auth_epoch") + 1)
+    user.refresh_from_db(fields=["auth_epoch"])
+    tokens_revoke_all(user=user)

@@ -244,3 +244,47 @@ def test_access_tokens_expire_after_the_configured_lifetime(settings, layla):
 
     assert claims["exp"] - claims["iat"] == settings.JWT_ACCESS_TTL_SECONDS
     assert claims["exp"] > time.time()
+
+
+# --- sign out everywhere, and the audit of token use ------------------------------------------
+
+
+def test_signing_out_everywhere_ends_every_token_and_browser_session(api, code_of, layla):
+    from django.test import Client
+
+    phone, laptop = _sign_in(api).json(), _sign_in(api).json()
+    browser = Client()
+    browser.force_login(layla)
+    assert browser.get("/privacy/").status_code == 200
+
+    response = api(token=phone["access"]).post("/api/auth/logout-all")
+
+    assert response.status_code == 204
+    for pair in (phone, laptop):
+        assert code_of(api(token=pair["access"]).get("/api/me")) == "TOKEN_INVALID"
+        assert api().post("/api/auth/refresh", {"refresh": pair["refresh"]}).status_code == 401
+    assert browser.get("/privacy/").status_code == 302  # back to the sign-in page
+    assert _sign_in(api).status_code == 200  # the password still works
+
+
+def test_the_browser_button_signs_out_everywhere(api, code_of, layla):
+    from django.test import Client
+
+    pair = _sign_in(api).json()
+    browser = Client()
+    browser.force_login(layla)
+
+    response = browser.post("/privacy/sign-out-everywhere")
+
+    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert code_of(api(token=pair["access"]).get("/api/me")) == "TOKEN_INVALID"
+
+
+def test_refreshes_and_revocations_are_audited(api, layla):
+    pair = _sign_in(api).json()
+
+    renewed = api().post("/api/auth/refresh", {"refresh": pair["refresh"]}).json()
+    api().post("/api/auth/logout", {"refresh": renewed["refresh"]})
+
+    actions = set(AccessEvent.objects.filter(actor=layla).values_list("action", flat=True))
+    assert {"token_issued", "token_refreshed", "token_revoked"} <= actions
