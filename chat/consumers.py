@@ -3,8 +3,9 @@
 The socket pushes; writes go over HTTP. Upward it carries only ephemeral signals (typing,
 ping) and, for staff, `watch` to follow a session they read without taking part.
 
-Close codes: 4401 not authenticated, 4408 too many frames, 4409 frame too large (the 4000
-range mirrors 1008/1009, which an application may not send through Daphne).
+Close codes: 4401 not authenticated, 4408 too many frames, 4409 frame too large, 4429 too
+many open sockets for this user (the 4000 range mirrors 1008/1009, which an application may
+not send through Daphne).
 Handshakes from a foreign Origin are refused before the consumer runs (HTTP 403).
 """
 
@@ -20,6 +21,7 @@ from chat.permissions import access_session
 from chat.presence import presence_connect, presence_disconnect, presence_refresh
 from chat.selectors import followed_session_ids, is_on_call
 from samia_chat.errors import ServiceError
+from samia_chat.limits import rate_hit
 from samia_chat.metrics import DELIVERY_SECONDS, RATE_LIMITED, SOCKET_CLOSES, SOCKETS_OPEN
 from samia_chat.models import STAFF_ROLES, Role
 from samia_chat.realtime import (
@@ -35,6 +37,7 @@ from samia_chat.realtime import (
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY_FRAMES = 4408
 CLOSE_TOO_BIG = 4409
+CLOSE_TOO_MANY_SOCKETS = 4429
 TYPING_MIN_INTERVAL_S = 2.0
 # channels-redis forgets group membership after a day; long-lived sockets re-join.
 GROUP_REFRESH_S = 3600.0
@@ -62,6 +65,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        # At most MAX_SOCKETS_PER_USER at once (counted across processes in the shared
+        # cache): one more is refused before it joins anything.
+        open_now = await database_sync_to_async(presence_connect)(user.pk)
+        if open_now > settings.CHAT["MAX_SOCKETS_PER_USER"]:
+            await database_sync_to_async(presence_disconnect)(user.pk)
+            SOCKET_CLOSES.labels(code=str(CLOSE_TOO_MANY_SOCKETS)).inc()
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         self.user = user
         self.session_ids: set[int] = set(await database_sync_to_async(followed_session_ids)(user))
         self.role_groups: set[str] = await database_sync_to_async(_role_groups)(user)
@@ -73,7 +85,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._join_groups()
         await self.accept()
         SOCKETS_OPEN.inc()
-        if await database_sync_to_async(presence_connect)(user.pk):
+        if open_now == 1:
             await self._broadcast_presence(online=True)
 
     async def disconnect(self, code: int) -> None:
@@ -169,6 +181,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if session_id in self.session_ids | self.watched_ids:
             return
         try:
+            # Watching reads the database and writes an audit row: limited per user.
+            await database_sync_to_async(rate_hit)(
+                group="socket-watch",
+                key=f"user:{self.user.pk}",
+                rate=settings.CHAT["RATE_SOCKET_WATCH"],
+            )
             # The same check as reading it over HTTP, recorded as a staff read.
             await database_sync_to_async(access_session)(self.user, session_id)
         except ServiceError as exc:

@@ -19,8 +19,8 @@ def _ttl() -> int:
     return settings.CHAT["PRESENCE_TTL_SECONDS"]
 
 
-def presence_connect(user_id: int) -> bool:
-    """Count a new connection; True when the user just came online."""
+def presence_connect(user_id: int) -> int:
+    """Count a new connection; returns how many the user now has (1: just came online)."""
     key = _key(user_id)
     cache.add(key, 0, _ttl())
     try:
@@ -29,7 +29,7 @@ def presence_connect(user_id: int) -> bool:
         cache.set(key, 1, _ttl())
         count = 1
     cache.touch(key, _ttl())
-    return count == 1
+    return count
 
 
 def presence_disconnect(user_id: int) -> bool:

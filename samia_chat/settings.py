@@ -81,12 +81,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "samia_chat.request_limits.RequestRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
@@ -301,6 +303,26 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Content Security Policy: scripts only from our own files (no inline script anywhere; the
+# page's first data travels as a JSON script block, which is not executed). Styles allow
+# inline attributes, which the Django admin uses. Sockets go to the same origin ('self'
+# covers ws/wss of the page's host in current browsers); recordings preview from blob:.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # django-ratelimit: counters live in the shared cache; we answer 429 ourselves.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
@@ -321,6 +343,11 @@ CHAT = {
     "RATE_UPLOADS": os.environ.get("RATE_UPLOADS", "20/m"),
     "RATE_SAFETY_ALERTS": os.environ.get("RATE_SAFETY_ALERTS", "5/10m"),
     "RATE_MESSAGES": os.environ.get("RATE_MESSAGES", "100/m"),
+    # Every HTTP request counts against these, whatever else limits it (request_limits.py).
+    "RATE_REQUESTS": os.environ.get("RATE_REQUESTS", "600/m"),
+    "RATE_ANONYMOUS_REQUESTS": os.environ.get("RATE_ANONYMOUS_REQUESTS", "120/m"),
+    "RATE_SOCKET_WATCH": os.environ.get("RATE_SOCKET_WATCH", "60/m"),
+    "MAX_SOCKETS_PER_USER": env_int("MAX_SOCKETS_PER_USER", 10),
     "RATE_LOGIN_FAILURES": os.environ.get("RATE_LOGIN_FAILURES", "5/15m"),
     "RATE_SOCKET_FRAMES": os.environ.get("RATE_SOCKET_FRAMES", "30/10s"),
     "WS_MAX_FRAME_BYTES": 8192,

@@ -382,3 +382,38 @@ async def test_watching_an_unknown_session_is_an_error(sockets, monitor):
     monitor_socket = await sockets.open(monitor)
     await monitor_socket.send({"type": "watch", "session_id": 999_999})
     assert (await monitor_socket.receive_type("error"))["error"]["code"] == "NOT_FOUND"
+
+
+async def test_a_user_holds_at_most_the_allowed_sockets_and_others_are_unaffected(
+    sockets, settings, client_user, reader_user
+):
+    settings.CHAT = {**settings.CHAT, "MAX_SOCKETS_PER_USER": 3}
+    tabs = [await sockets.open(client_user) for _ in range(3)]
+
+    extra = await sockets.open(client_user)
+
+    assert await extra.receive_close() == 4429
+    for tab in tabs:
+        await _assert_usable(tab)
+    other = await sockets.open(reader_user)
+    await _assert_usable(other)
+    await tabs[0].close()
+    replacement = await sockets.open(client_user)  # a closed tab frees its place
+    await _assert_usable(replacement)
+
+
+async def test_watching_sessions_is_limited_per_user(
+    sockets, sync, settings, monitor, reading, outsider, outsider_reader
+):
+    settings.CHAT = {**settings.CHAT, "RATE_SOCKET_WATCH": "2/m"}
+    other = await sync(session_create, client=outsider, reader=outsider_reader)
+    third = await sync(session_create, client=outsider, reader=outsider_reader)
+    socket = await sockets.open(monitor)
+
+    for session in (reading, other, third):
+        await socket.send({"type": "watch", "session_id": session.pk})
+
+    watched = [await socket.receive_type("watching") for _ in range(2)]
+    refused = await socket.receive_type("error")
+    assert [w["session_id"] for w in watched] == [reading.pk, other.pk]
+    assert refused["error"]["code"] == "RATE_LIMITED"

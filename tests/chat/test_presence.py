@@ -10,14 +10,14 @@ from chat.presence import (
 
 
 def test_the_first_connection_brings_a_user_online():
-    assert presence_connect(1) is True
+    assert presence_connect(1) == 1
     assert online_user_ids([1, 2]) == {1}
 
 
 def test_a_second_connection_changes_nothing_visible():
     presence_connect(1)
 
-    assert presence_connect(1) is False
+    assert presence_connect(1) == 2
     assert online_user_ids([1]) == {1}
 
 
