@@ -1,23 +1,60 @@
 """Erasing an account once a super admin approved it (approvals.PrivilegedChange).
 
 The person disappears; the conversations stay for the people on the other side: the
-account is anonymised and deactivated, every message it sent becomes a tombstone, and
-every file it uploaded is deleted from the store after commit.
+account is anonymised and deactivated, every message it sent becomes a tombstone, every
+file it uploaded (and any data export) is deleted from the store after commit, and the
+records around the account lose the personal details they held.
 """
 
+from auditlog.context import disable_auditlog
+from auditlog.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
-from chat.models import Attachment, EmergencyRequest, Message, ReaderAvailability
+from approvals.models import PrivilegedChange, ReaderApplication
+from chat.models import (
+    Attachment,
+    DataExport,
+    EmergencyRequest,
+    Message,
+    ReaderAvailability,
+    SafetyAlert,
+)
 from chat.retention import person_on_hold
 from chat.services import message_update_broadcast
 from samia_chat.audit import audit_event
 from samia_chat.errors import Conflict
 from samia_chat.filecrypt import file_delete
-from samia_chat.models import AccessEvent, User
+from samia_chat.models import AccessEvent, Consent, User
 from samia_chat.tokens import sign_out_everywhere
 
 ERASED_NAME = "Deleted user"
+
+
+def _personal_traces_remove(user: User) -> None:
+    """What the records around the account still say about the person: addresses and
+    browsers in consents and access events, the names in the change history, what they
+    wrote in an application or a request. The rows stay (what happened, and when)."""
+    Consent.objects.filter(user=user).update(ip_address=None, user_agent="")
+    AccessEvent.objects.filter(actor=user).update(ip_address=None, user_agent="")
+    # Failed sign-ins name the username they tried, not an actor.
+    AccessEvent.objects.filter(actor__isnull=True, detail__username=user.username).update(
+        detail={}, ip_address=None, user_agent=""
+    )
+    ReaderApplication.objects.filter(user=user).update(about="")
+    PrivilegedChange.objects.filter(target=user, requested_by=user).update(
+        justification="Asked by the person themselves."
+    )
+    user_type = ContentType.objects.get_for_model(User)
+    LogEntry.objects.filter(content_type=user_type, object_pk=str(user.pk)).update(
+        changes={},
+        changes_text="",
+        object_repr=f"deleted-{user.pk}",
+        serialized_data=None,
+        remote_addr=None,
+    )
+    LogEntry.objects.filter(actor=user).update(remote_addr=None, actor_email=None)
 
 
 @transaction.atomic
@@ -43,17 +80,24 @@ def account_erase(*, user: User, approved_by: User, change_id: int | None = None
         message.save(update_fields=["status", "body", "deleted_at", "attachment"])
         message_update_broadcast(message)
     files = list(Attachment.objects.filter(uploaded_by=user))
-    keys = [attachment.storage_key for attachment in files]
+    exports = list(DataExport.objects.filter(user=user).exclude(storage_key=""))
+    keys = [a.storage_key for a in files] + [e.storage_key for e in exports]
     Attachment.objects.filter(pk__in=[a.pk for a in files]).delete()
+    DataExport.objects.filter(user=user).delete()
     EmergencyRequest.objects.filter(client=user).update(reason="")
+    SafetyAlert.objects.filter(raised_by=user).update(reason="")
     ReaderAvailability.objects.filter(reader=user).update(on_call=False)
+    _personal_traces_remove(user)
     sign_out_everywhere(user=user)
     user.username = f"deleted-{user.pk}"
     user.display_name = ERASED_NAME
     user.first_name = user.last_name = user.email = ""
     user.is_active = False
     user.set_unusable_password()
-    user.save()
+    # The change history would otherwise keep the old name and address as the "before"
+    # of this very save.
+    with disable_auditlog():
+        user.save()
     audit_event(
         actor=approved_by,
         action=AccessEvent.Action.ERASURE,
