@@ -14,6 +14,7 @@
   const $ = (id) => document.getElementById(id);
   const Media = window.SamiaMedia;
   const Emergency = window.SamiaEmergency;
+  const Approvals = window.SamiaApprovals;
   const DELETE_WINDOW_MS = 5 * 60 * 1000;
   const TYPING_SHOW_MS = 4000;
   const TYPING_SEND_EVERY_MS = 2000;
@@ -179,7 +180,11 @@
         document.createTextNode(quoteText(m.reply_preview)));
       bubble.append(q);
     }
-    if (!tomb && Media.isMedia(m)) {
+    if (!tomb && Approvals.isHeld(m)) {
+      // Held for review: the sender and staff hear it, everyone else sees its place.
+      li.classList.add("msg--media", "msg--" + m.kind, "msg--held", "msg--" + m.status.replace("_", "-"));
+      bubble.append(Approvals.renderHeld(m, { mine }));
+    } else if (!tomb && Media.isMedia(m)) {
       li.classList.add("msg--media", "msg--" + m.kind);
       bubble.append(Media.renderAttachment(m, { mine }));
     } else {
@@ -350,7 +355,8 @@
     const s = sessions.get(m.session_id);
     noteSenderRead(m);
     if (s) {
-      s.last_message = m;
+      // Our own held note may already be here in full (the upload's reply): keep that.
+      s.last_message = Approvals.merge(thread && thread.messages.get(m.id), m);
       s.last_activity_at = m.created_at;
       const viewing = thread && thread.id === m.session_id && document.visibilityState === "visible";
       if (m.sender && m.sender.id !== me.id && m.kind !== "system" && !viewing) {
@@ -372,12 +378,27 @@
   }
 
   function onMessageUpdated(ev) {
-    const m = ev.message;
-    const s = sessions.get(m.session_id);
+    const s = sessions.get(ev.message.session_id);
+    const inThread = thread && thread.id === ev.message.session_id && thread.messages.has(ev.message.id);
+    const known = inThread ? thread.messages.get(ev.message.id) : null;
+    const m = Approvals.merge(known || (s && s.last_message && s.last_message.id === ev.message.id ? s.last_message : null), ev.message);
     if (s && s.last_message && s.last_message.id === m.id) { s.last_message = m; renderInbox(); }
-    if (thread && thread.id === m.session_id && thread.messages.has(m.id)) {
+    if (inThread) {
       thread.messages.set(m.id, m);
       renderThread();
+      // A held note just released: the client hears it now, so say it arrived.
+      if (known && known.status === "pending_review" && m.status === "sent") announce(m);
+    }
+  }
+
+  // To the sender of a held message: the decision and the message as they see it.
+  // To reviewers: the new length of the queue.
+  function onApprovalDecided(ev) {
+    Approvals.onEvent(ev);
+    if (ev.subject !== "message" || !ev.message) return;
+    onMessageUpdated({ message: ev.message });
+    if (ev.status === "rejected" && thread && thread.id === ev.message.session_id) {
+      $("announcer").textContent = "Your voice note was not approved" + (ev.reason ? ": " + ev.reason : ".");
     }
   }
 
@@ -421,6 +442,8 @@
     typing: onTyping,
     read: onRead,
     presence: onPresence,
+    "approval.requested": Approvals.onEvent,
+    "approval.decided": onApprovalDecided,
   };
   // Emergency requests, on-call state and safety alerts are emergency.js's to show.
   for (const type of Emergency.eventTypes) handlers[type] = Emergency.onEvent;
@@ -563,6 +586,7 @@
       if (thread && thread.readOnly) realtime.send({ type: "watch", session_id: thread.id });
       if (thread) { catchUp(); flushOutbox(); }
       Emergency.catchUp();
+      Approvals.refreshCount();
     },
     onDown: () => {
       $("conn-banner").hidden = false;
@@ -572,6 +596,7 @@
   });
 
   renderInbox();
+  Approvals.initCounter(api);
   Emergency.init({
     boot,
     csrfToken,
@@ -616,10 +641,16 @@
       sessionId: thread.id,
       csrfToken,
       canWrite: () => !thread.readOnly && session().status === "active",
+      // Withdrawn in My privacy: the recorder explains instead of starting.
+      voiceAllowed: () => boot.voice_consent !== false,
       replyTo: () => (thread.replyTo ? thread.replyTo.id : null),
       clearReply: cancelReply,
       onSent: (m) => {
-        if (!thread.messages.has(m.id)) addMessages([m]);
+        // The reply is the sender's own view: it beats a held note's public push.
+        const known = thread.messages.get(m.id);
+        if (!known || (!known.attachment && m.attachment)) addMessages([m]);
+        const s = sessions.get(m.session_id);
+        if (s && s.last_message && s.last_message.id === m.id) { s.last_message = thread.messages.get(m.id); renderInbox(); }
         renderThread();
         scrollToBottom();
       },

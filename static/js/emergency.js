@@ -441,6 +441,8 @@
       const sw = $("on-call");
       sw.setAttribute("aria-checked", String(this.onCall));
       document.body.dataset.onCall = String(this.onCall);
+      // An applicant's switch is disabled, with the reason in its hint.
+      if ($("on-call-hint").dataset.fixed) return;
       $("on-call-hint").textContent = this.onCall
         ? "You'll be rung for emergency readings."
         : "Turn on to be rung for emergency readings.";

@@ -93,22 +93,16 @@
     const kind = attachmentKind(m);
     const a = m.attachment;
     const wrap = el("div", "att att--" + kind);
-    if (m.status === "rejected") {
-      wrap.classList.add("att--notice");
-      wrap.append(el("span", "att-notice-text",
-        mine ? "Not approved: " + (m.body || "no reason given") : "This voice note was not approved."));
-      return wrap;
-    }
-    if ((m.status === "pending_review" && !mine) || !a) {
+    // Held messages (awaiting review, rejected) are drawn by approvals.js, not here.
+    if (!a) {
       wrap.classList.add("att--notice");
       wrap.append(el("span", "att-notice-icon", kind === "voice" ? "🎤" : "📎"),
-        el("span", "att-notice-text", m.status === "pending_review" ? "Voice note awaiting review" : "Attachment unavailable"));
+        el("span", "att-notice-text", "Attachment unavailable"));
       return wrap;
     }
     if (kind === "voice") {
       const player = new Media.VoicePlayer({ src: a.url, durationMs: a.duration_ms, waveform: a.waveform });
       wrap.append(player.root);
-      if (m.status === "pending_review") wrap.append(el("span", "att-badge", "Pending review"));
     } else if (kind === "image") {
       wrap.append(imageThumb(a));
     } else {

@@ -27,7 +27,12 @@
     close: "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z",
     sound: "M4 9v6h4l5 4V5L8 9H4zm12.5 3a4.5 4.5 0 0 0-2.5-4v8a4.5 4.5 0 0 0 2.5-4zM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z",
     muted: "M4 9v6h4l5 4V5L8 9H4zm12.6 3 2.7-2.7-1.4-1.4-2.7 2.7-2.7-2.7-1.4 1.4 2.7 2.7-2.7 2.7 1.4 1.4 2.7-2.7 2.7 2.7 1.4-1.4-2.7-2.7z",
+    // Held voice notes: waiting for review, and not approved.
+    clock: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 2a8 8 0 1 1 0 16 8 8 0 0 1 0-16zm-1 3v6.1l5 3 1-1.7-4-2.4V7z",
+    blocked: "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 2a8 8 0 0 1 6.3 12.9L7.1 5.7A8 8 0 0 1 12 4zM5.7 7.1l11.2 11.2A8 8 0 0 1 5.7 7.1z",
   };
+  // Icons drawn as a ring with a hole: the inner shape must cut out, whatever its direction.
+  const EVEN_ODD = new Set(["clock", "blocked"]);
 
   /** An inline SVG icon; decorative, so the button around it carries the label. */
   function icon(name) {
@@ -39,6 +44,7 @@
     const path = document.createElementNS(SVG_NS, "path");
     path.setAttribute("d", ICONS[name]);
     path.setAttribute("fill", "currentColor");
+    if (EVEN_ODD.has(name)) path.setAttribute("fill-rule", "evenodd");
     svg.append(path);
     return svg;
   }

@@ -205,6 +205,11 @@
     async function startRecording() {
       if (rec || take) return;
       ctx.showError("");
+      if (ctx.voiceAllowed && !ctx.voiceAllowed()) {
+        ctx.showError("Voice notes are off: you withdrew your consent to voice recording. " +
+          "You can allow them again in My privacy.");
+        return;
+      }
       if (!VoiceRecorder.supported()) { ctx.showError(micErrorMessage(null)); return; }
       rec = new VoiceRecorder({
         onTick(ms, level) {

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
+from approvals.models import MessageReview
 from chat.services import session_open
 from samia_chat.models import Role
 from tests.browser.conftest import CHROMIUM_ARGS, PASSWORD, SCREENSHOTS, person, save_side_by_side
@@ -129,7 +130,7 @@ def _night_sky_png(path, width=640, height=420) -> None:
 
 
 def test_reader_voice_note_and_client_photo_arrive_live_and_play(
-    media_browser, open_thread, reading, tmp_path
+    media_browser, open_thread, login, reading, tmp_path
 ):
     client = open_thread("layla")
     reader = open_thread("noor", width=1024)
@@ -165,8 +166,18 @@ def test_reader_voice_note_and_client_photo_arrive_live_and_play(
     reader.locator("#messages li.msg--mine.msg--voice").wait_for()
     assert reader.locator("#composer-input").is_visible()
 
+    # A reader's note reaches the client once a reviewer releases it (see test_approvals).
+    _, reviewer = login("adam", PASSWORD)
+    approved = reviewer.evaluate(
+        """async (id) => (await fetch(`/api/approvals/voice-notes/${id}/approve`, {
+            method: "POST",
+            headers: {"X-CSRFToken": document.cookie.match(/csrftoken=([^;]+)/)[1]},
+        })).status""",
+        MessageReview.objects.get(message__session=reading).pk,
+    )
+    assert approved == 200
     note = client.locator("#messages li.msg--theirs.msg--voice")
-    note.wait_for()
+    note.locator(".vp").wait_for()
     sent = _last_message(client, reading.pk)
     assert sent["kind"] == "voice"
     assert 1500 <= sent["attachment"]["duration_ms"] <= 3000
