@@ -17,6 +17,7 @@ from chat.models import (
     Attachment,
     DataExport,
     EmergencyRequest,
+    LegacyAuditEntry,
     Message,
     ReaderAvailability,
     SafetyAlert,
@@ -55,6 +56,10 @@ def _personal_traces_remove(user: User) -> None:
         remote_addr=None,
     )
     LogEntry.objects.filter(actor=user).update(remote_addr=None, actor_email=None)
+    # The previous platform's trail, if it was imported, said as much about them.
+    LegacyAuditEntry.objects.filter(user=user).update(
+        ip_address=None, user_agent="", old_values=None, new_values=None, metadata=None
+    )
 
 
 @transaction.atomic

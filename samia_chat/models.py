@@ -140,6 +140,7 @@ class AccessEvent(models.Model):
         CONSENT = "consent", _("Consent given or withdrawn")
         EXPORT = "export", _("Data export downloaded")
         ERASURE_REQUESTED = "erasure_requested", _("Erasure requested by the user")
+        LEGACY_IMPORT = "legacy_import", _("Legacy data imported")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

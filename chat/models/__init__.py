@@ -11,6 +11,7 @@ from chat.models.conversations import (
     new_public_id,
 )
 from chat.models.emergency import EmergencyEvent, EmergencyRequest, ReaderAvailability, SafetyAlert
+from chat.models.legacy import LegacyAuditEntry, LegacyRecord
 from chat.models.records import DataExport, LegalHold
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "DataExport",
     "EmergencyEvent",
     "EmergencyRequest",
+    "LegacyAuditEntry",
+    "LegacyRecord",
     "LegalHold",
     "Membership",
     "Message",
