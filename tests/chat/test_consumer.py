@@ -417,3 +417,16 @@ async def test_watching_sessions_is_limited_per_user(
     refused = await socket.receive_type("error")
     assert [w["session_id"] for w in watched] == [reading.pk, other.pk]
     assert refused["error"]["code"] == "RATE_LIMITED"
+
+
+async def test_typing_signals_are_thinned_to_one_per_interval(
+    sockets, reading, client_user, reader_user
+):
+    reader_socket = await sockets.open(reader_user)
+    client_socket = await sockets.open(client_user)
+
+    for _ in range(5):
+        await client_socket.send({"type": "typing", "session_id": reading.pk})
+
+    await reader_socket.receive_type("typing")
+    assert not [e for e in await reader_socket.drain() if e["type"] == "typing"]

@@ -82,3 +82,15 @@ def test_the_sign_in_form_shares_the_failed_login_limit(client, db, fresh_rate_w
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert "_auth_user_id" not in client.session
+
+
+def test_the_admin_sign_in_shares_the_failed_login_limit(client, db, fresh_rate_window):
+    user_create(username="admin9", role="admin", password="moonlight-99")
+    fresh_rate_window(group="login-failures", key="username:admin9", rate="5/15m")
+    for _ in range(5):
+        client.post("/admin/login/", {"username": "admin9", "password": "guess"})
+
+    response = client.post("/admin/login/", {"username": "admin9", "password": "moonlight-99"})
+
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed sign-in attempts" in response.content.decode()
