@@ -126,6 +126,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return self.window_frames > self.frame_limit
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not hasattr(self, "user"):
+            return  # refused at connect (4401, 4429): frames sent before the close are dropped
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.CHAT["WS_MAX_FRAME_BYTES"]:
             SOCKET_CLOSES.labels(code=str(CLOSE_TOO_BIG)).inc()
