@@ -5,19 +5,11 @@ Imports no chat service, so chat's services can ask whether a reader is approved
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from approvals.models import Decision, MessageReview, ReaderApplication
-from samia_chat.models import Role, User
+from approvals.models import Decision, MessageReview
 from samia_chat.stats import percentiles
-
-
-def hold_applies(*, kind: str, sender: User) -> bool:
-    """Whether a message of `kind` from `sender` waits for review before clients see it
-    (settings.APPROVALS["HOLD"]; only sessions with a client are held, see the caller)."""
-    return (kind, sender.role) in settings.APPROVALS["HOLD"]
 
 
 def reviews_pending() -> QuerySet[MessageReview]:
@@ -41,14 +33,4 @@ def review_time_stats(*, days: int = 7) -> dict[str, int | None]:
     )
     return percentiles(
         [round((decided - submitted).total_seconds()) for submitted, decided in pairs]
-    )
-
-
-def reader_is_approved(user: User) -> bool:
-    """A reader may take sessions and emergency calls unless their application is open or
-    was rejected. Readers created by staff have no application."""
-    if user.role != Role.READER:
-        return False
-    return (
-        not ReaderApplication.objects.filter(user=user).exclude(status=Decision.APPROVED).exists()
     )

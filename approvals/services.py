@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from approvals import events
 from approvals.models import Decision, MessageReview, PrivilegedChange, ReaderApplication
-from approvals.selectors import hold_applies, reviews_pending_count
-from chat.events import message_updated_event
-from chat.models import Membership, Message
+from approvals.selectors import reviews_pending_count
+from chat.erasure import account_erase
+from chat.models import Message
 from chat.retention import person_on_hold
+from chat.services import held_message_settle
 from samia_chat.audit import audit_event
 from samia_chat.errors import Conflict, Forbidden, Invalid, NotFound
 from samia_chat.models import (
@@ -23,7 +24,7 @@ from samia_chat.models import (
     Role,
     User,
 )
-from samia_chat.realtime import STAFF_GROUP, broadcast_on_commit, session_group, user_group
+from samia_chat.realtime import STAFF_GROUP, broadcast_on_commit, user_group
 
 REASON_MAX = 500
 
@@ -54,20 +55,9 @@ def _queue_count_event(review_id: int, status: str):
 # --- held messages ----------------------------------------------------------------------------
 
 
-def message_needs_review(*, session_id: int, sender: User, kind: str) -> bool:
-    """Whether this message waits for review: the kind and sender role are in the gate
-    (settings.APPROVALS["HOLD"]) and a client other than the sender is in the session."""
-    if not hold_applies(kind=kind, sender=sender):
-        return False
-    return (
-        Membership.objects.filter(session_id=session_id, user__role=Role.CLIENT)
-        .exclude(user=sender)
-        .exists()
-    )
-
-
-def review_open(message: Message) -> MessageReview:
-    """Put a just-sent held message in the queue. Runs inside the send's transaction."""
+def review_open(message: Message, **_signal) -> MessageReview:
+    """Put a just-held message in the queue (the receiver of chat's `message_held`; runs
+    inside the send's transaction)."""
     review = MessageReview.objects.create(message=message, submitted_at=message.created_at)
 
     def requested() -> dict:
@@ -96,21 +86,14 @@ def _review_decide(
             raise NotFound("No such review.")
         if not review.is_pending:
             raise _already_decided(review)
-        message = (
-            Message.objects.select_for_update(of=("self",))
-            .select_related("sender", "attachment", "reply_to__sender")
-            .get(pk=review.message_id)
-        )
-        if message.status != Message.Status.PENDING_REVIEW:
-            raise Conflict("Its sender deleted this message.", code="MESSAGE_GONE")
+        # Chat releases or withholds the message and tells the session (MESSAGE_GONE if its
+        # sender deleted it meanwhile); the decision is recorded here.
+        message = held_message_settle(message_id=review.message_id, release=approve, reason=reason)
         review.status = Decision.APPROVED if approve else Decision.REJECTED
         review.decided_by = reviewer
         review.decided_at = timezone.now()
         review.reason = reason
         review.save(update_fields=["status", "decided_by", "decided_at", "reason"])
-        message.status = Message.Status.SENT if approve else Message.Status.REJECTED
-        message.save(update_fields=["status"])
-        message.review = review
         review.message = message
         audit_event(
             actor=reviewer,
@@ -118,9 +101,7 @@ def _review_decide(
             target=message,
             detail={"review": review.pk, "decision": review.status, "reason": reason},
         )
-        # The session sees the message as members may (released, or still withheld);
-        # the sender learns the decision and why; other reviewers see the queue shrink.
-        broadcast_on_commit(session_group(message.session_id), message_updated_event(message))
+        # The sender learns the decision and why; other reviewers see the queue shrink.
         if message.sender_id:
             broadcast_on_commit(user_group(message.sender_id), events.review_decided_event(review))
         broadcast_on_commit(STAFF_GROUP, _queue_count_event(review.pk, review.status))
@@ -141,6 +122,9 @@ def voice_note_reject(*, review_id: int, reviewer: User, reason: str) -> Message
 
 
 def reader_application_submit(*, user: User, about: str = "") -> ReaderApplication:
+    """A reader who signed up applies; until approved they take no sessions or calls."""
+    User.objects.filter(pk=user.pk).update(reader_approved=False)
+    user.reader_approved = False
     return ReaderApplication.objects.create(user=user, about=about[:2000])
 
 
@@ -159,6 +143,7 @@ def _application_decide(
         if not application.is_pending:
             raise _already_decided(application)
         application.status = Decision.APPROVED if approve else Decision.REJECTED
+        User.objects.filter(pk=application.user_id).update(reader_approved=approve)
         application.decided_by = admin
         application.decided_at = timezone.now()
         application.reason = reason
@@ -281,9 +266,12 @@ def _change_apply(change: PrivilegedChange, approver: User) -> None:
             detail={"from": previous, "to": target.role, "change": change.pk},
         )
     else:
-        from chat.erasure import account_erase
-
         account_erase(user=target, approved_by=approver, change_id=change.pk)
+        # What the approvals themselves hold about the person.
+        ReaderApplication.objects.filter(user=target).update(about="")
+        PrivilegedChange.objects.filter(target=target, requested_by=target).update(
+            justification="Asked by the person themselves."
+        )
 
 
 def _change_decide(

@@ -391,5 +391,6 @@ class ReaderAvailabilityAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+
 # Legal holds and the legacy audit trail register themselves beside these.
 from chat import admin_records  # noqa: E402, F401

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from approvals.selectors import reader_is_approved
 from chat import events
 from chat.models import (
     ChatSession,
@@ -54,7 +53,7 @@ def on_call_set(*, reader: User, on_call: bool, now: datetime | None = None) -> 
         raise Forbidden("Only readers go on call.", code="NOT_A_READER")
     if on_call and not reader.is_active:
         raise Forbidden("This account cannot take emergency calls.", code="CANNOT_BE_ON_CALL")
-    if on_call and not reader_is_approved(reader):
+    if on_call and not reader.reader_approved:
         raise Forbidden(
             "Your reader application has not been approved yet.", code="READER_NOT_APPROVED"
         )
@@ -261,9 +260,7 @@ def emergency_assign(
     if staff.role not in STAFF_ROLES:
         raise Forbidden("Only staff assign emergency requests.")
     takes_it_themselves = reader.pk == staff.pk
-    if not takes_it_themselves and (
-        reader.role != Role.READER or not reader.is_active or not reader_is_approved(reader)
-    ):
+    if not takes_it_themselves and (not reader.may_give_readings):
         raise Invalid(
             "reader_id must name an active, approved reader, or yourself.", code="INVALID_READER"
         )

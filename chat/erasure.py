@@ -12,7 +12,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.models import PrivilegedChange, ReaderApplication
 from chat.models import (
     Attachment,
     DataExport,
@@ -36,16 +35,13 @@ ERASED_NAME = "Deleted user"
 def _personal_traces_remove(user: User) -> None:
     """What the records around the account still say about the person: addresses and
     browsers in consents and access events, the names in the change history, what they
-    wrote in an application or a request. The rows stay (what happened, and when)."""
+    wrote in an emergency request or a safety alert. The rows stay (what happened, when).
+    The approvals app clears what its own records hold."""
     Consent.objects.filter(user=user).update(ip_address=None, user_agent="")
     AccessEvent.objects.filter(actor=user).update(ip_address=None, user_agent="")
     # Failed sign-ins name the username they tried, not an actor.
     AccessEvent.objects.filter(actor__isnull=True, detail__username=user.username).update(
         detail={}, ip_address=None, user_agent=""
-    )
-    ReaderApplication.objects.filter(user=user).update(about="")
-    PrivilegedChange.objects.filter(target=user, requested_by=user).update(
-        justification="Asked by the person themselves."
     )
     user_type = ContentType.objects.get_for_model(User)
     LogEntry.objects.filter(content_type=user_type, object_pk=str(user.pk)).update(

@@ -71,16 +71,10 @@ def sees_held_content(message: Message, viewer: User | None) -> bool:
     )
 
 
-def _review_of(message: Message) -> dict[str, Any] | None:
-    review = getattr(message, "review", None)  # the approvals app's MessageReview, if any
-    if review is None:
-        return None
-    return {
-        "id": review.pk,
-        "status": review.status,
-        "reason": review.reason,
-        "decided_at": iso_time(review.decided_at),
-    }
+def _review_of(message: Message) -> dict[str, Any]:
+    # Where a held message stands, as its sender and staff see it.
+    status = "pending" if message.status == Message.Status.PENDING_REVIEW else "rejected"
+    return {"status": status, "reason": message.held_reason}
 
 
 def message_dict(message: Message, viewer: User | None = None) -> dict[str, Any]:
@@ -121,7 +115,7 @@ def message_dict(message: Message, viewer: User | None = None) -> dict[str, Any]
         "attachment": (
             attachment_dict(attachment) if attachment is not None and not hidden else None
         ),
-        # Only the sender and staff learn how the review went (and why).
+        # Only the sender and staff learn how the review stands (and why it was refused).
         "review": _review_of(message) if held and not hidden else None,
         "created_at": iso_time(message.created_at),
     }

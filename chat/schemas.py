@@ -40,10 +40,8 @@ class AttachmentOut(Schema):
 
 
 class ReviewOut(Schema):
-    id: int
-    status: Literal["pending", "approved", "rejected"]
+    status: Literal["pending", "rejected"]
     reason: str = Field(description="Why it was rejected (empty otherwise).")
-    decided_at: datetime | None
 
 
 class MessageOut(Schema):

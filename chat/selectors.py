@@ -133,7 +133,7 @@ def messages_page(
     """
     limit = min(max(1, limit or settings.CHAT["PAGE_SIZE"]), settings.CHAT["PAGE_MAX"])
     qs = Message.objects.filter(session=session).select_related(
-        "sender", "attachment", "reply_to__sender", "review"
+        "sender", "attachment", "reply_to__sender"
     )
     if after is not None:
         qs = qs.filter(id__gt=after)
@@ -199,8 +199,7 @@ def is_on_call(user: User) -> bool:
 
 def readers_for_assignment() -> list[dict[str, Any]]:
     readers = (
-        User.objects.filter(role=Role.READER, is_active=True)
-        .exclude(reader_application__status__in=["pending", "rejected"])
+        User.objects.filter(role=Role.READER, is_active=True, reader_approved=True)
         .select_related("availability")
         .order_by("username")
     )

@@ -8,11 +8,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from approvals.selectors import reader_is_approved
-from approvals.services import message_needs_review, review_open
 from chat import events
 from chat.models import Attachment, ChatSession, Membership, Message
 from chat.presence import online_user_ids
+from chat.signals import message_held
 from samia_chat.audit import audit_event
 from samia_chat.errors import Conflict, Forbidden, Invalid
 from samia_chat.filecrypt import file_delete
@@ -92,15 +91,49 @@ def message_deliver(session: ChatSession, *, sender: User, kind: str, **fields) 
     stored awaiting review: it keeps its place, and only its sender and staff reach its
     content until a reviewer releases it.
     """
-    held = message_needs_review(session_id=session.pk, sender=sender, kind=kind)
+    held = hold_required(session_id=session.pk, sender=sender, kind=kind)
     if held:
         fields["status"] = Message.Status.PENDING_REVIEW
     message, previous_id = message_insert(session, sender=sender, kind=kind, **fields)
     Membership.objects.filter(session=session, user=sender).update(last_read_message_id=message.pk)
     if held:
-        review_open(message)
+        message_held.send(sender=Message, message=message)
     message_created_broadcast(message, previous_id)
     return message
+
+
+def hold_applies(*, kind: str, sender: User | None) -> bool:
+    """Whether messages of `kind` from `sender`'s role wait for review
+    (settings.CHAT["HOLD_FOR_REVIEW"]; by default a reader's voice notes)."""
+    return sender is not None and (kind, sender.role) in settings.CHAT["HOLD_FOR_REVIEW"]
+
+
+def hold_required(*, session_id: int, sender: User, kind: str) -> bool:
+    """Held: the gate covers this kind and role, and a client other than the sender is in
+    the session (a reader's note to staff alone is not held)."""
+    if not hold_applies(kind=kind, sender=sender):
+        return False
+    return (
+        Membership.objects.filter(session_id=session_id, user__role=Role.CLIENT)
+        .exclude(user=sender)
+        .exists()
+    )
+
+
+@transaction.atomic
+def held_message_settle(*, message_id: int, release: bool, reason: str = "") -> Message:
+    """Release a held message to the session, or withhold it for good with a reason its
+    sender sees; the session is told either way (message.updated).
+
+    The decision itself (who, when) belongs to whoever calls: the approvals app.
+    """
+    message = Message.objects.select_for_update().filter(pk=message_id).first()
+    if message is None or message.status != Message.Status.PENDING_REVIEW:
+        raise Conflict("This message is no longer awaiting review.", code="MESSAGE_GONE")
+    message.status = Message.Status.SENT if release else Message.Status.REJECTED
+    message.held_reason = "" if release else reason
+    message.save(update_fields=["status", "held_reason"])
+    return message_update_broadcast(message)
 
 
 def _system_message(session: ChatSession, body: str) -> Message:
@@ -124,7 +157,7 @@ def session_open(
     if client.role != Role.CLIENT or not client.is_active:
         raise Invalid("client_id must name an active client.", code="INVALID_MEMBER")
     # Staff may take an emergency reading themselves when no reader answers.
-    may_answer = (reader.role == Role.READER and reader_is_approved(reader)) or (
+    may_answer = reader.may_give_readings or (
         kind == ChatSession.Kind.EMERGENCY and reader.role in STAFF_ROLES
     )
     if not may_answer or not reader.is_active:

@@ -14,10 +14,8 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from approvals.selectors import reader_is_approved
 from chat.events import user_dict
 from chat.permissions import access_attachment, access_session, can_change_status
-from chat.privacy import terms_required
 from chat.selectors import (
     emergencies_for,
     is_on_call,
@@ -28,7 +26,7 @@ from chat.selectors import (
 )
 from chat.services import TRANSITIONS
 from samia_chat.audit import audit_event
-from samia_chat.consent import has_voice_consent
+from samia_chat.consent import has_voice_consent, terms_required
 from samia_chat.errors import Forbidden, NotFound, ServiceError
 from samia_chat.filecrypt import FileCorrupt, file_read
 from samia_chat.models import AccessEvent, Role, User
@@ -51,7 +49,7 @@ def _boot(request: HttpRequest, current: dict | None = None) -> dict:
         # Without voice consent the recorder is off (and the server refuses voice notes).
         "voice_consent": has_voice_consent(user),
         # A reader who applied and is not approved yet takes no sessions and no calls.
-        "reader_approved": reader_is_approved(user) if user.role == Role.READER else None,
+        "reader_approved": user.reader_approved if user.role == Role.READER else None,
         "emergency_settings": {
             "escalate_staff_seconds": settings.EMERGENCY["ESCALATE_STAFF_SECONDS"],
         },

@@ -4,8 +4,11 @@ Each change is a new row (with time, IP and user agent), so the history is the r
 data-protection officer asks for.
 """
 
+from functools import wraps
+
 from django.conf import settings
 from django.http import HttpRequest
+from django.shortcuts import redirect
 
 from samia_chat.audit import audit_event, request_ip
 from samia_chat.models import AccessEvent, Consent, User
@@ -56,3 +59,15 @@ def terms_outdated(user: User) -> bool:
         return False
     current = consent_current(user, Consent.Kind.TERMS)
     return current is None or not current.granted or current.version != settings.TERMS_VERSION
+
+
+def terms_required(view):
+    """Pages of the chat first ask a client or reader to accept the current terms."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if terms_outdated(request.user):
+            return redirect(f"/privacy/terms/?next={request.path}")
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -47,10 +47,18 @@ class User(AbstractUser):
     # Raised by "sign out everywhere" (and erasure): it changes the session auth hash, so
     # every browser session and every access token issued before ends at once.
     auth_epoch = models.PositiveIntegerField(default=0)
+    # False while a reader who signed up waits for an admin's approval (approvals app): they
+    # take no sessions and no emergency calls. Readers made by staff start approved.
+    reader_approved = models.BooleanField(default=True)
 
     @property
     def is_staff_role(self) -> bool:
         return self.role in STAFF_ROLES
+
+    @property
+    def may_give_readings(self) -> bool:
+        """An active reader whose application (if they made one) was approved."""
+        return self.role == Role.READER and self.is_active and self.reader_approved
 
     @property
     def public_name(self) -> str:

@@ -348,6 +348,14 @@ CHAT = {
     "RATE_ANONYMOUS_REQUESTS": os.environ.get("RATE_ANONYMOUS_REQUESTS", "120/m"),
     "RATE_SOCKET_WATCH": os.environ.get("RATE_SOCKET_WATCH", "60/m"),
     "MAX_SOCKETS_PER_USER": env_int("MAX_SOCKETS_PER_USER", 10),
+    # The review gate (PRODUCT.md "Approvals"): (message kind, sender role) pairs whose
+    # messages wait for a reviewer before a client in the session can see them. Written as
+    # "kind:role,kind:role", e.g. "voice:reader,image:reader".
+    "HOLD_FOR_REVIEW": frozenset(
+        tuple(pair.split(":", 1))
+        for pair in env_list("APPROVALS_HOLD", ["voice:reader"])
+        if ":" in pair
+    ),
     "RATE_LOGIN_FAILURES": os.environ.get("RATE_LOGIN_FAILURES", "5/15m"),
     "RATE_SOCKET_FRAMES": os.environ.get("RATE_SOCKET_FRAMES", "30/10s"),
     "WS_MAX_FRAME_BYTES": 8192,
@@ -370,15 +378,7 @@ EMERGENCY = {
     "IN_SERVER_WORKER": env_bool("EMERGENCY_IN_SERVER_WORKER", not REDIS_URL),
 }
 
-# The review gate (PRODUCT.md "Approvals"): message kind -> sender roles whose messages of
-# that kind wait for a reviewer before a client in the session can see them. Written as
-# "kind:role,kind:role", e.g. "voice:reader,image:reader".
 APPROVALS = {
-    "HOLD": frozenset(
-        tuple(pair.split(":", 1))
-        for pair in env_list("APPROVALS_HOLD", ["voice:reader"])
-        if ":" in pair
-    ),
     "RATE_DECISIONS": os.environ.get("RATE_APPROVAL_DECISIONS", "120/m"),
 }
 

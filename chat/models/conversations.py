@@ -175,6 +175,8 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     redaction_reason = models.CharField(max_length=500, blank=True)
+    # Why a reviewer withheld a held message; its sender (and staff) see it.
+    held_reason = models.CharField(max_length=500, blank=True)
     # Removed (row and stored bytes) when the message is deleted or redacted.
     attachment = models.OneToOneField(
         Attachment, null=True, blank=True, on_delete=models.SET_NULL, related_name="message"

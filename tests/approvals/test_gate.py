@@ -53,7 +53,7 @@ def test_a_clients_voice_note_is_not_held(api, reading, client_user, tmp_path):
 def test_the_gate_follows_the_setting_per_kind_and_role(
     api, reading, reader_user, tmp_path, settings
 ):
-    settings.APPROVALS = {**settings.APPROVALS, "HOLD": frozenset({("text", "reader")})}
+    settings.CHAT = {**settings.CHAT, "HOLD_FOR_REVIEW": frozenset({("text", "reader")})}
     note = samples.sine_file(tmp_path, container="webm", seconds=1.0)
     voice = api(reader_user).upload(voice_url(reading), note, client_msg_id="v-open")
     text = api(reader_user).post(

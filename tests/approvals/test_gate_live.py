@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def hold_texts(settings):
     # Held texts exercise the same gate as voice notes without decoding audio.
-    settings.APPROVALS = {**settings.APPROVALS, "HOLD": frozenset({("text", "reader")})}
+    settings.CHAT = {**settings.CHAT, "HOLD_FOR_REVIEW": frozenset({("text", "reader")})}
 
 
 def _send_held(reading, reader_user) -> Message:

@@ -99,6 +99,7 @@ def test_an_applicant_cannot_be_put_in_a_session_go_on_call_or_be_assigned(admin
     assert applicant.pk not in {r["id"] for r in readers_for_assignment()}
 
     services.reader_application_approve(application_id=application.pk, admin=admin)
+    applicant.refresh_from_db()
 
     session_open(opened_by=admin, client=client_user, reader=applicant, booking_ref="B1")
     assert emergency.on_call_set(reader=applicant, on_call=True).on_call is True

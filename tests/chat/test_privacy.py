@@ -95,7 +95,7 @@ def _archive(browser, export: DataExport) -> zipfile.ZipFile:
 def test_the_export_holds_exactly_the_persons_data_and_own_files(
     api, reading, client_user, reader_user, tmp_path, settings
 ):
-    settings.APPROVALS = {**settings.APPROVALS, "HOLD": frozenset({("text", "reader")})}
+    settings.CHAT = {**settings.CHAT, "HOLD_FOR_REVIEW": frozenset({("text", "reader")})}
     note = samples.sine_file(tmp_path, container="webm", seconds=1.0)
     mine = api(client_user).upload(f"/api/sessions/{reading.pk}/voice", note, client_msg_id="m")
     theirs = api(reader_user).upload(f"/api/sessions/{reading.pk}/voice", note, client_msg_id="t")

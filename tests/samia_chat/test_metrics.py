@@ -55,7 +55,7 @@ def test_rate_limit_refusals_are_counted(api, reading, client_user, settings):
 def test_the_approval_queue_length_is_read_at_scrape_time(reading, reader_user, settings):
     from chat.services import message_send
 
-    settings.APPROVALS = {**settings.APPROVALS, "HOLD": frozenset({("text", "reader")})}
+    settings.CHAT = {**settings.CHAT, "HOLD_FOR_REVIEW": frozenset({("text", "reader")})}
     assert _value(_metrics(), "samia_approval_queue") == 0
 
     message_send(session=reading, sender=reader_user, body="Held", client_msg_id="q1")

@@ -4,8 +4,6 @@ Pages for the person themselves; every change goes through a service that record
 audits it.
 """
 
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -20,29 +18,17 @@ from approvals.models import Decision, PrivilegedChange
 from approvals.services import erasure_request_by_user
 from chat.export import data_export_download, data_export_request
 from chat.models import DataExport
-from samia_chat.consent import consent_current, consent_record, terms_outdated
+from samia_chat.consent import consent_current, consent_record
 from samia_chat.errors import ServiceError
 from samia_chat.limits import rate_hit
 from samia_chat.models import Consent
 from samia_chat.tokens import sign_out_everywhere
 
 
-def terms_required(view):
-    """Chat pages first ask a client or reader to accept the current terms."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if terms_outdated(request.user):
-            return redirect(f"/privacy/terms/?next={request.path}")
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
 def terms(request: HttpRequest) -> HttpResponse:
     """The terms of service, readable before signing up."""
     return render(
-        request, "chat/terms.html", {"accepting": False, "version": settings.TERMS_VERSION}
+        request, "privacy/terms.html", {"accepting": False, "version": settings.TERMS_VERSION}
     )
 
 
@@ -55,7 +41,7 @@ def terms_accept(request: HttpRequest) -> HttpResponse:
         consent_record(user=request.user, kind=Consent.Kind.TERMS, granted=True, request=request)
         return redirect(next_url)
     context = {"accepting": True, "next": next_url, "version": settings.TERMS_VERSION}
-    return render(request, "chat/terms.html", context)
+    return render(request, "privacy/terms.html", context)
 
 
 @login_required
@@ -75,7 +61,7 @@ def privacy_page(request: HttpRequest) -> HttpResponse:
         "exports": user.data_exports.order_by("-created_at")[:5],
         "erasure": erasure,
     }
-    return render(request, "chat/privacy.html", context)
+    return render(request, "privacy/privacy.html", context)
 
 
 @login_required
@@ -89,7 +75,7 @@ def voice_consent_change(request: HttpRequest) -> HttpResponse:
         messages.success(
             request, _("Consent withdrawn. Your recorder is off; you can still write.")
         )
-    return redirect("chat:privacy")
+    return redirect("privacy")
 
 
 @login_required
@@ -104,12 +90,12 @@ def export_request(request: HttpRequest) -> HttpResponse:
         export = data_export_request(user=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
-        return redirect("chat:privacy")
+        return redirect("privacy")
     if export.status == DataExport.Status.READY:
         messages.success(request, _("Your data is ready to download."))
     else:
         messages.info(request, _("Your data is being prepared. This page will offer it soon."))
-    return redirect("chat:privacy")
+    return redirect("privacy")
 
 
 @login_required
@@ -143,7 +129,7 @@ def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
 def erasure_request(request: HttpRequest) -> HttpResponse:
     if request.POST.get("confirm") != "DELETE":
         messages.error(request, _("Type DELETE to confirm."))
-        return redirect("chat:privacy")
+        return redirect("privacy")
     try:
         erasure_request_by_user(user=request.user, note=request.POST.get("note", ""))
     except ServiceError as exc:
@@ -153,4 +139,4 @@ def erasure_request(request: HttpRequest) -> HttpResponse:
             request,
             _("Your request is with our team. Your account is deleted once it is approved."),
         )
-    return redirect("chat:privacy")
+    return redirect("privacy")
