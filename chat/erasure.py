@@ -22,10 +22,9 @@ from chat.models import (
     SafetyAlert,
 )
 from chat.retention import person_on_hold
-from chat.services import message_update_broadcast
+from chat.services import message_update_broadcast, stored_files_release
 from samia_chat.audit import audit_event
 from samia_chat.errors import Conflict
-from samia_chat.filecrypt import file_delete
 from samia_chat.models import AccessEvent, Consent, User
 from samia_chat.tokens import sign_out_everywhere
 
@@ -105,9 +104,4 @@ def account_erase(*, user: User, approved_by: User, change_id: int | None = None
         target=user,
         detail={"change": change_id, "messages": len(sent), "files": len(keys)},
     )
-
-    def remove_files() -> None:
-        for key in keys:
-            file_delete(key)
-
-    transaction.on_commit(remove_files, robust=True)
+    stored_files_release(keys)

@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chat.models import Attachment, LegalHold, Membership, Message
-from samia_chat.filecrypt import file_delete
+from chat.services import stored_files_release
 
 BATCH = 500
 TOMBSTONES = (Message.Status.DELETED, Message.Status.REDACTED)
@@ -99,7 +99,7 @@ def retention_apply(*, now: datetime | None = None) -> Counter:
             for status, kind, _ in batch:
                 removed["tombstone" if status in TOMBSTONES else kind] += 1
             removed["files"] += len(keys)
-            transaction.on_commit(lambda keys=keys: [file_delete(k) for k in keys], robust=True)
+            stored_files_release(keys)
     return removed
 
 

@@ -281,6 +281,23 @@ def message_send(
     return message, True
 
 
+def stored_files_release(storage_keys: list[str]) -> None:
+    """Once the transaction commits, delete these stored objects, each unless another
+    attachment still names it (imported history stores identical files once)."""
+
+    def release() -> None:
+        shared = set(
+            Attachment.objects.filter(storage_key__in=storage_keys).values_list(
+                "storage_key", flat=True
+            )
+        )
+        for key in storage_keys:
+            if key not in shared:
+                file_delete(key)
+
+    transaction.on_commit(release, robust=True)
+
+
 def message_update_broadcast(message: Message) -> Message:
     message = Message.objects.select_related("sender", "attachment", "reply_to__sender").get(
         pk=message.pk
@@ -302,7 +319,7 @@ def _attachment_discard(message: Message) -> None:
     message.save(update_fields=["attachment"])
     storage_key = attachment.storage_key
     attachment.delete()
-    transaction.on_commit(lambda: file_delete(storage_key), robust=True)
+    stored_files_release([storage_key])
 
 
 @transaction.atomic
