@@ -5,7 +5,7 @@ from approvals.api import router as approvals_router
 from audio.api import router as audio_router
 from chat.api import router as chat_router
 from chat.emergency_api import router as emergency_router
-from samia_chat import health, privacy_pages, signup, views
+from samia_chat import health, password_reset, privacy_pages, signup, views
 from samia_chat.api import api
 from samia_chat.metrics import metrics_view
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("login/", views.SamiaLoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("signup/", signup.signup_view, name="signup"),
+    *password_reset.urlpatterns,
     path("terms/", privacy_pages.terms, name="terms"),
     path("privacy/", privacy_pages.privacy_page, name="privacy"),
     path("privacy/terms/", privacy_pages.terms_accept, name="terms-accept"),

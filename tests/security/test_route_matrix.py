@@ -44,6 +44,7 @@ CONSOLE = "302 /admin/login/?next=…"  # off to the staff console's sign-in pag
 INBOX = "302 /"
 PRIVACY = "302 /privacy/"
 OUT = "302 /login/"  # signed out, on the sign-in page
+SENT = "302 /password-reset/sent/"  # the same answer whether or not the address is known
 OPEN = 101  # the socket stays open and answers a ping
 
 M = (200, 404)  # their own reading's object: theirs to see; the other reading's: not there
@@ -207,6 +208,18 @@ MATRIX = {
         row(200,     INBOX,   INBOX,   INBOX,   INBOX,   INBOX,   INBOX,   INBOX,   INBOX),
     "POST /signup/":
         row(INBOX,   INBOX,   INBOX,   INBOX,   INBOX,   INBOX,   INBOX,   INBOX,   INBOX),
+    # --- setting a password by email: open to everyone, telling nothing about accounts
+        #   anon     client   o_client reader   o_reader applic.  monitor  admin    super
+    "GET /password-reset/":
+        row(200,     200,     200,     200,     200,     200,     200,     200,     200),
+    "POST /password-reset/":
+        row(SENT,    SENT,    SENT,    SENT,    SENT,    SENT,    SENT,    SENT,    SENT),
+    "GET /password-reset/sent/":
+        row(200,     200,     200,     200,     200,     200,     200,     200,     200),
+    "GET /password-reset/{uidb64}/{token}/ · a link that is not valid":
+        row(200,     200,     200,     200,     200,     200,     200,     200,     200),
+    "GET /password-reset/done/":
+        row(200,     200,     200,     200,     200,     200,     200,     200,     200),
     # --- "my privacy": each person's own
         #   anon     client   o_client reader   o_reader applic.  monitor  admin    super
     "GET /privacy/":
@@ -318,6 +331,7 @@ BODIES = {
         "username": w.user(_signer(persona)).username,
         "password": PASSWORD,
     },
+    "POST /password-reset/": lambda *_: {"email": "nobody@example.com"},
     "POST /signup/": lambda *_: {
         "username": f"seeker{uuid.uuid4().hex[:8]}",
         "display_name": "Seeker",
@@ -507,6 +521,9 @@ def _url(w, key: str, persona: str, side: str | None) -> str:
         ),
         "export_id": lambda: w.export(_export_owner(persona, side)).pk,
         "action": lambda: variant,
+        # A link that names no account: the page says the link is not valid.
+        "uidb64": lambda: "MTIzNDU2Nzg",
+        "token": lambda: "not-a-token",
     }
 
     def value(match: re.Match) -> str:
