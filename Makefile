@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup setup-test browser-deps test test-unit test-browser lint format bench bench-quick setup-bench chaos
+.PHONY: run setup setup-test browser-deps test test-unit test-browser lint format bench bench-quick bench-import setup-bench chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ bench: setup-bench
 bench-quick: setup-bench
 	scripts/services.sh
 	$(BIN)/python -m bench.harness --quick
+
+# The legacy import at scale (about 100,000 messages, 2,000 file references; ~1 minute).
+bench-import: setup-test
+	scripts/services.sh
+	$(BIN)/python -m bench.legacy_import --scale 100 --out bench/results/legacy-import-$$(date -u +%Y%m%dT%H%M%SZ).json
 
 # Faults under traffic (Redis, PostgreSQL and server processes killed), longer than CI's run.
 chaos: setup-test

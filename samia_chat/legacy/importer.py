@@ -1,35 +1,30 @@
 """Writing the plan: people first, then each conversation in a transaction of its own, then
-the old audit trail.
+the old audit trail (history.py).
 
 A conversation that fails is rolled back whole (its stored files removed), reported and
-skipped; the next one goes on. Every legacy row written is recorded in LegacyRecord, so a
-second run finds it and adds only what is new.
+skipped; the next one goes on. Every legacy row written is recorded (records.py), so a
+second run finds it and adds only what is new. Lookups are answered from memory and rows
+are written in batches: a conversation costs a handful of statements, not one per message.
 """
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
 from approvals.models import Decision, MessageReview
-from chat.models import (
-    Attachment,
-    ChatSession,
-    LegacyAuditEntry,
-    LegacyRecord,
-    Membership,
-    Message,
-)
+from chat.models import Attachment, ChatSession, Membership, Message
 from chat.services import hold_applies
 from samia_chat.filecrypt import StoredFile, file_delete, file_store
 from samia_chat.legacy.files import FileProblem, LegacyFiles
-from samia_chat.legacy.plan import Conversation, LegacyMessage, Person, Plan
+from samia_chat.legacy.history import history_import
+from samia_chat.legacy.plan import Conversation, LegacyMessage, Person, Plan, plan_build
+from samia_chat.legacy.records import RecordIndex
 from samia_chat.legacy.report import Report
 from samia_chat.legacy.rules import SESSION_STATUSES, STRAY_SESSION_STATUSES
 from samia_chat.legacy.source import LegacySource
-from samia_chat.models import Role, User
+from samia_chat.models import STAFF_ROLES, Role, User
 
 MEDIA_KINDS = {"voice", "image", "file"}
 REJECTED_WITHOUT_NOTES = "Rejected in the previous platform."
@@ -40,101 +35,103 @@ class DryRunRollback(Exception):
     """Raised at the end of a dry run so nothing it wrote is kept."""
 
 
-def _records(table: str, ids: Iterable[str]) -> dict[str, LegacyRecord]:
-    ids = list(ids)
-    found = {}
-    for start in range(0, len(ids), 1000):
-        for record in LegacyRecord.objects.filter(
-            source_table=table, legacy_id__in=ids[start : start + 1000]
-        ):
-            found[record.legacy_id] = record
-    return found
+def _held_status(message: LegacyMessage) -> str:
+    if message.approval == "approved":
+        return Message.Status.SENT
+    if message.approval == "rejected":
+        return Message.Status.REJECTED
+    return Message.Status.PENDING_REVIEW
 
 
 class Importer:
     def __init__(
-        self,
-        *,
-        source: LegacySource,
-        files: LegacyFiles,
-        report: Report,
-        dry_run: bool,
-        progress,
+        self, *, source: LegacySource, files: LegacyFiles, report: Report, dry_run: bool, progress
     ) -> None:
         self.source = source
         self.files = files
         self.report = report
         self.dry_run = dry_run
         self.progress = progress
+        self.records = RecordIndex()
         self.users: dict[str, User] = {}
 
     def run(self, plan: Plan) -> None:
         self.people(plan.people)
         self.conversations(plan)
-        self.audit()
+        history_import(
+            source=self.source, records=self.records, users=self.users, report=self.report
+        )
 
     # --- people -----------------------------------------------------------------------------
 
-    def _username(self, person: Person) -> str:
-        base = _USERNAME_CHARS.sub("", (person.email or "").lower())[:140]
-        base = base or f"legacy-{person.legacy_id[:8]}"
-        candidate, n = base, 1
-        while User.objects.filter(username=candidate).exists():
-            n += 1
-            candidate = f"{base}-{n}"
-        return candidate
-
     def people(self, people: dict[str, Person]) -> None:
-        known = _records("profiles", people)
-        # Profiles first, then the ones merged into them.
-        ordered = sorted(people.values(), key=lambda p: p.merged_into is not None)
-        for person in self.progress(ordered, "profiles"):
-            record = known.get(person.legacy_id)
-            if record is not None:
-                self.users[person.legacy_id] = User.objects.get(pk=record.target_id)
+        """One account per legacy profile; profiles sharing an email share the first's, and
+        an account that already exists here with that email is reused."""
+        earlier = {p: t for p in people if (t := self.records.get("profiles", p)) is not None}
+        accounts = User.objects.in_bulk([t.id for t in earlier.values()])
+        by_email = {u.email.lower(): u for u in User.objects.exclude(email="")}
+        taken = set(User.objects.values_list("username", flat=True))
+        new: list[tuple[Person, User]] = []
+        for person in people.values():
+            if person.legacy_id in earlier:
+                self.users[person.legacy_id] = accounts[earlier[person.legacy_id].id]
                 self.report.outcome("profiles", "already")
-                continue
-            if person.merged_into is not None:
-                user = self.users[person.merged_into]
-                self._remember("profiles", person.legacy_id, "user", user.pk, merged=True)
-                self.users[person.legacy_id] = user
-                self.report.merge("profiles", person.legacy_id, person.merged_into)
-                continue
-            existing = (
-                User.objects.filter(email__iexact=person.email).first() if person.email else None
-            )
-            if existing is not None:
-                user = existing
-                self.report.merge("profiles", person.legacy_id, f"existing user {existing.pk}")
-            else:
+            elif person.merged_into is None:
+                existing = by_email.get(person.email.lower()) if person.email else None
+                if existing is not None:
+                    self.users[person.legacy_id] = existing
+                    self.records.stage(
+                        "profiles", person.legacy_id, "user", existing.pk, outcome="merged"
+                    )
+                    self.report.merge("profiles", person.legacy_id, f"existing user {existing.pk}")
+                    continue
                 user = User(
-                    username=self._username(person),
+                    username=self._username(person, taken),
                     email=person.email,
                     display_name=person.display_name,
                     role=person.role,
                     is_active=person.active,
+                    # What User.save() would set: bulk_create does not call it.
+                    is_staff=person.role in STAFF_ROLES,
                     date_joined=person.created_at or timezone.now(),
                 )
                 # Passwords stayed with the old auth service: a reset sets a new one.
                 user.set_unusable_password()
-                user.save()
-                self.report.outcome("profiles", "created")
-                self.report.made["users"] += 1
-            self._remember("profiles", person.legacy_id, "user", user.pk)
-            self.users[person.legacy_id] = user
+                new.append((person, user))
+        with transaction.atomic():
+            User.objects.bulk_create([user for _, user in new], batch_size=500)
+            for person, user in new:
+                self.users[person.legacy_id] = user
+                self.records.stage("profiles", person.legacy_id, "user", user.pk)
+            self.report.outcome("profiles", "created", len(new))
+            self.report.made["users"] += len(new)
+            for person in people.values():
+                if person.merged_into is None or person.legacy_id in earlier:
+                    continue
+                user = self.users[person.merged_into]
+                self.users[person.legacy_id] = user
+                self.records.stage(
+                    "profiles",
+                    person.legacy_id,
+                    "user",
+                    user.pk,
+                    merged_into=person.merged_into,
+                    outcome="merged",
+                )
+                self.report.merge("profiles", person.legacy_id, person.merged_into)
+            self.records.flush()
+        self.records.commit()
 
-    def _remember(
-        self, table: str, legacy_id: str, target_type: str, target_id: int | None, *, merged=False
-    ) -> None:
-        LegacyRecord.objects.update_or_create(
-            source_table=table,
-            legacy_id=legacy_id,
-            defaults={
-                "target_type": target_type,
-                "target_id": target_id,
-                "outcome": "merged" if merged else "created",
-            },
-        )
+    @staticmethod
+    def _username(person: Person, taken: set[str]) -> str:
+        base = _USERNAME_CHARS.sub("", (person.email or "").lower())[:140]
+        base = base or f"legacy-{person.legacy_id[:8]}"
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}-{n}"
+        taken.add(candidate)
+        return candidate
 
     # --- conversations ----------------------------------------------------------------------
 
@@ -144,9 +141,10 @@ class Importer:
             try:
                 with transaction.atomic():
                     self._conversation(conversation, plan, stored)
-            except DryRunRollback:
-                raise
+                    self.records.flush()
+                self.records.commit()
             except Exception as exc:  # one bad conversation must not stop the others
+                self.records.discard()
                 for key in stored:
                     file_delete(key)
                     self.files.forget(key)
@@ -163,11 +161,9 @@ class Importer:
         if conversation.booking_id:
             keys.append(("bookings", conversation.booking_id))
         for table, legacy_id in keys:
-            record = LegacyRecord.objects.filter(
-                source_table=table, legacy_id=legacy_id, target_type="session"
-            ).first()
-            if record is not None:
-                return ChatSession.objects.get(pk=record.target_id), False
+            target = self.records.get(table, legacy_id)
+            if target is not None and target.type == "session":
+                return ChatSession.objects.get(pk=target.id), False
         status_raw = conversation.status_raw or "ended"
         status = SESSION_STATUSES.get(status_raw)
         table, legacy_id = conversation.status_source or ("bookings", conversation.booking_id)
@@ -200,16 +196,26 @@ class Importer:
     def _conversation(self, conversation: Conversation, plan: Plan, stored: list[str]) -> None:
         session, created = self._session_for(conversation)
         for i, (table, legacy_id) in enumerate(conversation.sources):
-            if LegacyRecord.objects.filter(source_table=table, legacy_id=legacy_id).exists():
+            if self.records.get(table, legacy_id) is not None:
                 self.report.outcome(table, "already")
                 continue
             first = created and i == 0
-            self._remember(table, legacy_id, "session", session.pk, merged=not first)
+            self.records.stage(
+                table,
+                legacy_id,
+                "session",
+                session.pk,
+                outcome="created" if first else "merged",
+            )
             self.report.outcome(table, "created" if first else "merged")
-        if conversation.booking_id:
-            self._remember("bookings", conversation.booking_id, "session", session.pk)
+        if conversation.booking_id and not self.records.get("bookings", conversation.booking_id):
+            self.records.stage("bookings", conversation.booking_id, "session", session.pk)
         members = {self.users[p].pk: self.users[p] for p in conversation.members if p in self.users}
-        have = set(Membership.objects.filter(session=session).values_list("user_id", flat=True))
+        have = (
+            set()
+            if created
+            else set(Membership.objects.filter(session=session).values_list("user_id", flat=True))
+        )
         Membership.objects.bulk_create(
             [
                 Membership(session=session, user=user, joined_at=session.created_at)
@@ -221,23 +227,19 @@ class Importer:
         ordered = sorted(conversation.messages.values(), key=lambda m: (m.created_at, m.key))
         fresh = self._not_imported(ordered)
         new_ids = self._messages_write(session, fresh, plan, has_client, stored)
-        self._replies_link(fresh, new_ids)
-        self._read_state(session, conversation, members)
+        self._read_state(session, conversation, members, new_ids)
 
     def _not_imported(self, messages: list[LegacyMessage]) -> list[LegacyMessage]:
-        by_table: dict[str, list[str]] = {}
-        for message in messages:
-            for table, row_id in message.copies:
-                by_table.setdefault(table, []).append(row_id)
-        done = {(t, i) for t, ids in by_table.items() for i in _records(t, ids)}
         fresh = []
         for message in messages:
-            if (message.copies[0][0], message.copies[0][1]) in done:
+            if self.records.get(*message.copies[0]) is not None:
                 for table, _ in message.copies:
                     self.report.outcome(table, "already")
                 continue
             fresh.append(message)
         return fresh
+
+    # --- messages ---------------------------------------------------------------------------
 
     def _attachment(
         self, message: LegacyMessage, plan: Plan, session: ChatSession, stored: list[str]
@@ -270,7 +272,7 @@ class Importer:
         return Attachment.objects.create(
             source_sha256=digest,
             session=session,
-            uploaded_by=self.users.get(message.sender),
+            uploaded_by=self.users.get(message.sender or ""),
             kind=draft.kind,
             content_type=draft.content_type,
             name=draft.name,
@@ -304,12 +306,12 @@ class Importer:
         stored: list[str],
     ) -> dict[str, int]:
         """Insert the conversation's new messages in order (ids follow it), with their
-        files, reviews and legacy records, a few statements per batch."""
+        files, reviews and records; returns legacy id -> new id."""
         rows: list[Message] = []
         reviews: list[tuple[int, LegacyMessage]] = []
         latest = session.last_message.created_at if session.last_message_id else None
         for message in messages:
-            sender = self.users.get(message.sender)
+            sender = self.users.get(message.sender or "")
             table, row_id = message.copies[0]
             if latest is not None and message.created_at < latest:
                 self.report.anomaly("late_message", table, row_id, "older than the session's last")
@@ -318,12 +320,13 @@ class Importer:
                 status, body = Message.Status.DELETED, ""
             elif message.kind in MEDIA_KINDS:
                 attachment = self._attachment(message, plan, session, stored)
-            held = (
+            if (
                 not message.deleted
                 and has_client
                 and hold_applies(kind=message.kind, sender=sender)
-            )
-            if held:
+            ):
+                # A held kind from a reader to a client is released only if the old data
+                # says it was approved: no unreviewed audio reaches a client.
                 status = _held_status(message)
                 reviews.append((len(rows), message))
             rows.append(
@@ -340,55 +343,38 @@ class Importer:
                     client_msg_id=f"legacy-{message.key}"[:64],
                 )
             )
-        Message.objects.bulk_create(rows, batch_size=500)
+        Message.objects.bulk_create(rows, batch_size=1000)
         MessageReview.objects.bulk_create(
             [self._review(rows[i], message) for i, message in reviews], batch_size=500
         )
-        records = []
+        new_ids = {message.key: row.pk for row, message in zip(rows, messages, strict=True)}
+        self._replies_link(rows, messages, new_ids)
         for row, message in zip(rows, messages, strict=True):
-            table, row_id = message.copies[0]
-            records.append(
-                LegacyRecord(
-                    source_table=table, legacy_id=row_id, target_type="message", target_id=row.pk
-                )
-            )
-            self.report.outcome(table, "created")
-            for copy_table, copy_id in message.copies[1:]:
-                records.append(
-                    LegacyRecord(
-                        source_table=copy_table,
-                        legacy_id=copy_id,
-                        target_type="message",
-                        target_id=row.pk,
-                        merged_into=row_id,
-                        outcome="merged",
-                    )
-                )
-                self.report.outcome(copy_table, "merged")
-            if message.key not in {row_id for _, row_id in message.copies}:
-                # Generation 2 names a message by message_id, not its row id: find it by both.
-                records.append(
-                    LegacyRecord(
-                        source_table="message_ids",
-                        legacy_id=message.key,
-                        target_type="message",
-                        target_id=row.pk,
-                        merged_into=row_id,
-                        outcome="alias",
-                    )
-                )
-        LegacyRecord.objects.bulk_create(records, batch_size=1000, ignore_conflicts=True)
+            self._records_stage(row, message)
         self.report.made["messages"] += len(rows)
         if rows:
-            last = rows[-1]
             ChatSession.objects.filter(pk=session.pk).update(
-                last_message=last, last_activity_at=max(last.created_at, session.last_activity_at)
+                last_message=rows[-1],
+                last_activity_at=max(rows[-1].created_at, session.last_activity_at),
             )
-        return {message.key: row.pk for row, message in zip(rows, messages, strict=True)}
+        return new_ids
+
+    def _records_stage(self, row: Message, message: LegacyMessage) -> None:
+        table, row_id = message.copies[0]
+        self.records.stage(table, row_id, "message", row.pk)
+        self.report.outcome(table, "created")
+        for copy_table, copy_id in message.copies[1:]:
+            self.records.stage(
+                copy_table, copy_id, "message", row.pk, merged_into=row_id, outcome="merged"
+            )
+            self.report.outcome(copy_table, "merged")
+        if message.key not in {row_id for _, row_id in message.copies}:
+            # Generation 2 names a message by message_id, not its row id: find it by both.
+            self.records.stage(
+                "message_ids", message.key, "message", row.pk, merged_into=row_id, outcome="alias"
+            )
 
     def _review(self, row: Message, message: LegacyMessage) -> MessageReview:
-        """A held kind from a reader to a client is released only if the old data says it
-        was approved; anything else stays held, so no unreviewed audio reaches a client."""
         status = {
             Message.Status.SENT: Decision.APPROVED,
             Message.Status.REJECTED: Decision.REJECTED,
@@ -397,37 +383,48 @@ class Importer:
         if not decided:
             self.report.made["held_for_review"] += 1
         self.report.made["reviews"] += 1
+        reason = ""
+        if status == Decision.REJECTED:
+            reason = (message.review_notes or REJECTED_WITHOUT_NOTES)[:500]
+            Message.objects.filter(pk=row.pk).update(held_reason=reason)
         return MessageReview(
             message=row,
             status=status,
             submitted_at=row.created_at,
             decided_by=self.users.get(message.reviewed_by or "") if decided else None,
             decided_at=(message.reviewed_at or row.created_at) if decided else None,
-            reason=(message.review_notes or REJECTED_WITHOUT_NOTES)[:500]
-            if status == Decision.REJECTED
-            else "",
+            reason=reason,
         )
 
-    def _replies_link(self, messages: list[LegacyMessage], new_ids: dict[str, int]) -> None:
-        for message in messages:
+    def _replies_link(
+        self, rows: list[Message], messages: list[LegacyMessage], new_ids: dict[str, int]
+    ) -> None:
+        linked = []
+        for row, message in zip(rows, messages, strict=True):
             if not message.reply_to:
                 continue
             target = new_ids.get(message.reply_to)
             if target is None:
-                record = LegacyRecord.objects.filter(
-                    legacy_id=message.reply_to, target_type="message"
-                ).first()
-                target = record.target_id if record else None
+                found = self.records.find(message.reply_to, target_type="message")
+                target = found.id if found else None
             if target is not None:
-                Message.objects.filter(pk=new_ids[message.key]).update(reply_to_id=target)
+                row.reply_to_id = target
+                linked.append(row)
+        Message.objects.bulk_update(linked, ["reply_to"], batch_size=500)
 
     def _read_state(
-        self, session: ChatSession, conversation: Conversation, members: dict[int, User]
+        self,
+        session: ChatSession,
+        conversation: Conversation,
+        members: dict[int, User],
+        new_ids: dict[str, int],
     ) -> None:
         read_up_to: dict[int, int] = {}
-        records = _records_for_messages(conversation)
         for message in conversation.messages.values():
-            new_id = records.get(message.key)
+            new_id = new_ids.get(message.key)
+            if new_id is None:
+                found = self.records.get(*message.copies[0])
+                new_id = found.id if found else None
             if new_id is None:
                 continue
             readers = set(message.read_by)
@@ -443,117 +440,11 @@ class Importer:
                 session=session, user_id=user_id, last_read_message_id__lt=up_to
             ).update(last_read_message_id=up_to)
 
-    # --- the old audit trail ----------------------------------------------------------------
-
-    def audit(self) -> None:
-        for table, action_column in (
-            ("chat_audit_logs", "action"),
-            ("chat_monitoring", "event_type"),
-        ):
-            done = set(
-                LegacyRecord.objects.filter(source_table=table).values_list("legacy_id", flat=True)
-            )
-            batch: list[LegacyAuditEntry] = []
-            total = self.source.count(table)
-            for row in self.progress(self.source.rows(table, order_by="id"), table, total=total):
-                self.report.read(table)
-                legacy_id = str(row["id"])
-                if legacy_id in done:
-                    self.report.outcome(table, "already")
-                    continue
-                batch.append(self._audit_entry(table, row, action_column))
-                if len(batch) >= 500:
-                    self._audit_flush(table, batch)
-            self._audit_flush(table, batch)
-
-    def _audit_entry(self, table: str, row: dict, action_column: str) -> LegacyAuditEntry:
-        record_id = str(row.get("record_id") or "")
-        target = None
-        if record_id:
-            # Its own table first; the same id may be known from another generation's copy.
-            found = LegacyRecord.objects.filter(legacy_id=record_id).exclude(target_type="audit")
-            target = found.filter(source_table=row.get("table_name") or "").first() or found.first()
-        session = None
-        if row.get("session_id"):
-            session_record = (
-                LegacyRecord.objects.filter(legacy_id=str(row["session_id"]), target_type="session")
-                .order_by("id")
-                .first()
-            )
-            session = session_record.target_id if session_record else None
-        user = self.users.get(str(row.get("user_id") or ""))
-        return LegacyAuditEntry(
-            source_table=table,
-            legacy_id=str(row["id"]),
-            user=user,
-            action=str(row.get(action_column) or "").lower()[:40],
-            table_name=str(row.get("table_name") or "")[:80],
-            record_id=record_id[:64],
-            target_type=target.target_type if target else "",
-            target_id=target.target_id if target else None,
-            session_id=session,
-            old_values=row.get("old_values"),
-            new_values=row.get("new_values"),
-            metadata=row.get("metadata"),
-            ip_address=str(row["ip_address"]) if row.get("ip_address") else None,
-            user_agent=str(row.get("user_agent") or "")[:300],
-            at=row.get("timestamp") or row.get("created_at"),
-        )
-
-    def _audit_flush(self, table: str, batch: list[LegacyAuditEntry]) -> None:
-        if not batch:
-            return
-        with transaction.atomic():
-            made = LegacyAuditEntry.objects.bulk_create(batch)
-            LegacyRecord.objects.bulk_create(
-                [
-                    LegacyRecord(
-                        source_table=table,
-                        legacy_id=entry.legacy_id,
-                        target_type="audit",
-                        target_id=entry.pk,
-                    )
-                    for entry in made
-                ]
-            )
-        self.report.outcome(table, "created", len(batch))
-        self.report.made["audit_entries"] += len(batch)
-        batch.clear()
-
-
-def _held_status(message: LegacyMessage) -> str:
-    if message.approval == "approved":
-        return Message.Status.SENT
-    if message.approval == "rejected":
-        return Message.Status.REJECTED
-    return Message.Status.PENDING_REVIEW
-
-
-def _records_for_messages(conversation: Conversation) -> dict[str, int]:
-    """legacy message key -> our message id, for every message of the conversation."""
-    found: dict[str, int] = {}
-    by_table: dict[str, dict[str, str]] = {}
-    for message in conversation.messages.values():
-        table, row_id = message.copies[0]
-        by_table.setdefault(table, {})[row_id] = message.key
-    for table, ids in by_table.items():
-        for legacy_id, record in _records(table, ids).items():
-            if record.target_id is not None:
-                found[ids[legacy_id]] = record.target_id
-    return found
-
 
 def import_run(
-    *,
-    dsn: str,
-    files_root: Path,
-    dry_run: bool,
-    progress,
-    report: Report | None = None,
+    *, dsn: str, files_root: Path, dry_run: bool, progress, report: Report | None = None
 ) -> Report:
     """Import everything; returns the report. A dry run rolls every write back."""
-    from samia_chat.legacy.plan import plan_build
-
     report = report or Report(dry_run=dry_run)
     source = LegacySource(dsn, progress=progress)
     files = LegacyFiles(files_root)
