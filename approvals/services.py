@@ -24,7 +24,13 @@ from samia_chat.models import (
     Role,
     User,
 )
-from samia_chat.realtime import STAFF_GROUP, broadcast_on_commit, user_group
+from samia_chat.realtime import (
+    CLOSE_RECONNECT,
+    STAFF_GROUP,
+    broadcast_on_commit,
+    user_group,
+    user_sockets_close_on_commit,
+)
 
 REASON_MAX = 500
 
@@ -259,6 +265,8 @@ def _change_apply(change: PrivilegedChange, approver: User) -> None:
         # A promoted superuser flag would turn the role back into super_admin on save.
         target.is_superuser = change.new_role == Role.SUPER_ADMIN and target.is_superuser
         target.save()
+        # Open sockets joined the groups of the old role: they reconnect with the new one.
+        user_sockets_close_on_commit(target.pk, CLOSE_RECONNECT)
         audit_event(
             actor=approver,
             action=AccessEvent.Action.ROLE_CHANGED,

@@ -44,11 +44,11 @@ class LegalHoldAdmin(admin.ModelAdmin):
             detail={"placed": True, "user": obj.user_id, "session": obj.session_id},
         )
 
-    @admin.action(description="Lift selected holds")
+    def has_lift_permission(self, request: HttpRequest) -> bool:
+        return request.user.role in ADMIN_ROLES
+
+    @admin.action(description="Lift selected holds", permissions=["lift"])
     def lift(self, request: HttpRequest, queryset) -> None:
-        if request.user.role not in ADMIN_ROLES:
-            self.message_user(request, "Only admins lift legal holds.", messages.WARNING)
-            return
         lifted = 0
         for hold in queryset.filter(lifted_at__isnull=True):
             hold.lifted_at, hold.lifted_by = timezone.now(), request.user
@@ -66,7 +66,10 @@ class LegalHoldAdmin(admin.ModelAdmin):
 
 @admin.register(LegacyAuditEntry)
 class LegacyAuditEntryAdmin(admin.ModelAdmin):
-    """The previous platform's audit trail, as imported: read only."""
+    """The previous platform's audit trail, as imported: read only, for admins."""
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.role in ADMIN_ROLES
 
     list_display = ("at", "action", "table_name", "record_id", "user", "target_type", "target_id")
     list_filter = ("source_table", "action", "table_name")

@@ -221,6 +221,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(session_group(session_id), self.channel_name)
         await self.send(text_data=json.dumps(message["event"]))
 
+    async def sockets_close(self, message: dict) -> None:
+        """Signed out everywhere (4401) or a new role (4012: reconnect, with new groups)."""
+        SOCKET_CLOSES.labels(code=str(message["code"])).inc()
+        await self.close(code=message["code"])
+
     async def on_call_set(self, message: dict) -> None:
         """The reader went on or off call (in any tab): start or stop ringing this one."""
         if message["on_call"]:

@@ -11,6 +11,7 @@ expires after a week.
 """
 
 import json
+import logging
 import tempfile
 import zipfile
 from datetime import timedelta
@@ -37,6 +38,7 @@ from samia_chat.errors import Conflict
 from samia_chat.filecrypt import file_delete, file_read, file_store
 from samia_chat.models import AccessEvent, User
 
+logger = logging.getLogger(__name__)
 EXPORT_TTL = timedelta(days=7)
 COPY_CHUNK = 64 * 1024
 
@@ -170,8 +172,18 @@ def data_export_request(*, user: User) -> DataExport:
         raise Conflict("Your export is already being prepared.", code="EXPORT_PENDING")
     export = DataExport.objects.create(user=user)
     if _estimated_bytes(user) <= settings.PRIVACY["EXPORT_INLINE_BYTES"]:
-        export = data_export_build(export_id=export.pk)
+        try:
+            export = data_export_build(export_id=export.pk)
+        except Exception:
+            # Marked failed by the build; the person sees it and may ask again.
+            logger.exception("data export %s failed", export.pk)
+            export.refresh_from_db()
     return export
+
+
+def data_export_write(*, user: User, target: Path) -> None:
+    """Write `user`'s archive to `target` (the operator's command; nothing is stored)."""
+    _archive_write(user, target)
 
 
 def data_export_build(*, export_id: int) -> DataExport:

@@ -32,13 +32,30 @@ class UserAdmin(BaseUserAdmin):
             "approvals.add_privilegedchange"
         )
 
-    def get_fieldsets(self, request: HttpRequest, obj=None):
+    def _fieldsets_with_request_button(self, request: HttpRequest, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None or not self._may_request_changes(request):
             return fieldsets
         return (
             *fieldsets[:-1],
             ("SAMIA", {"fields": ("role", "privileged_change", "display_name")}),
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        # Explicit permissions and groups would grant what roles govern: they are not
+        # offered (the role decides everything, see User.has_perm).
+        fieldsets = self._fieldsets_with_request_button(request, obj)
+        return tuple(
+            (
+                name,
+                {
+                    **options,
+                    "fields": tuple(
+                        f for f in options["fields"] if f not in ("groups", "user_permissions")
+                    ),
+                },
+            )
+            for name, options in fieldsets
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
@@ -66,10 +83,18 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(AccessEvent)
 class AccessEventAdmin(admin.ModelAdmin):
+    """Read-only; for admins (addresses and browsers are in it), like the audit log page."""
+
     list_display = ("created_at", "action", "actor", "target_type", "target_id", "ip_address")
     list_filter = ("action", "target_type", "created_at")
     search_fields = ("actor__username", "target_id")
     date_hierarchy = "created_at"
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.role in ADMIN_ROLES
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -93,6 +93,8 @@ def export_request(request: HttpRequest) -> HttpResponse:
         return redirect("privacy")
     if export.status == DataExport.Status.READY:
         messages.success(request, _("Your data is ready to download."))
+    elif export.status == DataExport.Status.FAILED:
+        messages.error(request, _("Your data could not be prepared. Please try again later."))
     else:
         messages.info(request, _("Your data is being prepared. This page will offer it soon."))
     return redirect("privacy")

@@ -22,6 +22,12 @@ FORWARD = "forward"
 JOIN_SESSION = "join.session"
 # Tells every connection of a reader to join or leave the on-call group.
 ON_CALL_SET = "on_call.set"
+# Closes every connection of a user (signed out everywhere, or their role changed).
+SOCKETS_CLOSE = "sockets.close"
+# Close codes it uses: the client signs in again (4401) or reconnects at once (4012,
+# joining the groups its new role gives it).
+CLOSE_SIGNED_OUT = 4401
+CLOSE_RECONNECT = 4012
 
 # Role-wide groups, joined by consumers at connect.
 STAFF_GROUP = "staff"  # monitors, admins and super_admins
@@ -80,3 +86,9 @@ async def group_forward(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is not None:
         await layer.group_send(group, {"type": FORWARD, "event": event})
+
+
+def user_sockets_close_on_commit(user_id: int, code: int) -> None:
+    """After commit, close every open connection of the user with `code`."""
+    message = {"type": SOCKETS_CLOSE, "code": code}
+    transaction.on_commit(lambda: _group_send(user_group(user_id), message))

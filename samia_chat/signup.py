@@ -15,11 +15,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
 from approvals.services import reader_application_submit
-from samia_chat.audit import audit_event, request_ip
+from samia_chat.audit import request_ip
 from samia_chat.consent import consent_record
 from samia_chat.errors import RateLimited
 from samia_chat.limits import rate_hit
-from samia_chat.models import AccessEvent, Consent, Role, User
+from samia_chat.models import Consent, Role, User
 
 
 class SignupForm(UserCreationForm):
@@ -94,6 +94,5 @@ def signup_view(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             user = account_register(form, request)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            audit_event(actor=user, action=AccessEvent.Action.LOGIN, request=request)
             return redirect("chat:inbox")
     return render(request, "registration/signup.html", {"form": form})

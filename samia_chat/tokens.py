@@ -20,6 +20,7 @@ from django.utils import timezone
 from samia_chat.audit import audit_event
 from samia_chat.errors import Unauthenticated
 from samia_chat.models import AccessEvent, RefreshToken, User
+from samia_chat.realtime import CLOSE_SIGNED_OUT, user_sockets_close_on_commit
 
 ALGORITHM = "HS256"
 
@@ -181,3 +182,5 @@ def sign_out_everywhere(*, user: User) -> None:
     User.objects.filter(pk=user.pk).update(auth_epoch=models.F("auth_epoch") + 1)
     user.refresh_from_db(fields=["auth_epoch"])
     tokens_revoke_all(user=user)
+    # Open sockets were authenticated before: close them too.
+    user_sockets_close_on_commit(user.pk, CLOSE_SIGNED_OUT)

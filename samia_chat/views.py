@@ -10,9 +10,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from samia_chat.accounts import login_check
-from samia_chat.audit import audit_event
 from samia_chat.errors import RateLimited, Unauthenticated
-from samia_chat.models import AccessEvent
 
 
 class LimitedLoginMixin:
@@ -50,11 +48,6 @@ class SamiaLoginView(LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        audit_event(actor=form.get_user(), action=AccessEvent.Action.LOGIN, request=self.request)
-        return response
-
     def form_invalid(self, form):
         response = super().form_invalid(form)
         if form.rate_limited is not None:
@@ -65,7 +58,5 @@ class SamiaLoginView(LoginView):
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        audit_event(actor=request.user, action=AccessEvent.Action.LOGOUT, request=request)
-    logout(request)
+    logout(request)  # recorded by the user_logged_out receiver (samia_chat/apps.py)
     return redirect("login")

@@ -42,6 +42,7 @@ class LegalHold(models.Model):
                 condition=Q(user__isnull=False, session__isnull=True)
                 | Q(user__isnull=True, session__isnull=False),
                 name="chat_legal_hold_one_subject",
+                violation_error_message="A hold names a person or a session: choose one.",
             )
         ]
 

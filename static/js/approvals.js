@@ -131,6 +131,22 @@
   /** approval.requested / approval.decided to reviewers carry the queue length. */
   function onEvent(ev) {
     if (typeof ev.pending_count === "number") showCount(ev.pending_count);
+    if (ev.type === "approval.decided" && ev.subject === "reader_application") applicationDecided(ev);
+  }
+
+  /** The applicant hears the admin's decision at once: on call becomes possible, or why not. */
+  function applicationDecided(ev) {
+    const sw = document.getElementById("on-call");
+    const hint = document.getElementById("on-call-hint");
+    if (!sw || !hint) return;
+    if (ev.status === "approved") {
+      sw.disabled = false;
+      delete hint.dataset.fixed;
+      hint.classList.remove("em-bar-hint--wait");
+      hint.textContent = "Your application was approved. Turn on to be rung for emergency readings.";
+    } else if (ev.status === "rejected") {
+      hint.textContent = "Your reader application was not approved" + (ev.reason ? ": " + ev.reason : ".");
+    }
   }
 
   window.SamiaApprovals = { isHeld, renderHeld, merge, initCounter, refreshCount, onEvent };

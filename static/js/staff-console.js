@@ -29,18 +29,21 @@
   }
 
   function start() {
+    // The dashboard's cards, or a page showing the review queue's length (its heading).
     const board = document.querySelector("[data-console-counts]");
-    if (!board || !window.SamiaRealtime) return;
-    const countsUrl = board.dataset.consoleCounts;
-    const status = board.querySelector("[data-console-live]");
+    const pending = document.querySelector("[data-approvals-pending]");
+    if ((!board && !pending) || !window.SamiaRealtime) return;
+    const countsUrl = board ? board.dataset.consoleCounts : null;
+    const status = board ? board.querySelector("[data-console-live]") : null;
     let timer = null;
 
     function say(state, text) {
-      board.dataset.live = state;
+      if (board) board.dataset.live = state;
       if (status) status.textContent = text;
     }
 
     async function refresh() {
+      if (!countsUrl) return;
       clearTimeout(timer);
       try {
         const response = await fetch(countsUrl, {

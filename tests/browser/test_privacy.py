@@ -15,7 +15,9 @@ pytestmark = pytest.mark.browser
 IMG = ROOT / "docs" / "img"
 
 
-def test_a_reader_signs_up_as_an_applicant_and_cannot_go_on_call(browser, daphne_server):
+def test_a_reader_signs_up_as_an_applicant_and_hears_the_approval_live(
+    browser, daphne_server, login
+):
     context = browser.new_context(viewport={"width": 390, "height": 900})
     page = context.new_page()
     page.goto(daphne_server.url + "/signup/")
@@ -42,6 +44,17 @@ def test_a_reader_signs_up_as_an_applicant_and_cannot_go_on_call(browser, daphne
     assert ReaderApplication.objects.get(user=amal).status == "pending"
     consents = dict(Consent.objects.filter(user=amal).values_list("kind", "granted"))
     assert consents == {"terms": True, "voice": False}  # the voice box was left unticked
+
+    person("adam", "Adam", Role.ADMIN)
+    _, console = login("adam", PASSWORD, width=1280, height=800)
+    console.goto(daphne_server.url + "/admin/approvals/readerapplication/")
+    console.locator("#result_list tbody tr").first.locator("input.action-select").check()
+    console.select_option("select[name=action]", "approve_selected")
+    console.click("button[name=index]")
+    expect(console.locator(".messagelist")).to_contain_text("1")
+
+    expect(switch).to_be_enabled()  # without a reload
+    expect(page.locator("#on-call-hint")).to_contain_text("approved")
     context.close()
 
 

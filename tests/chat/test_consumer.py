@@ -430,3 +430,38 @@ async def test_typing_signals_are_thinned_to_one_per_interval(
 
     await reader_socket.receive_type("typing")
     assert not [e for e in await reader_socket.drain() if e["type"] == "typing"]
+
+
+async def test_signing_out_everywhere_closes_the_users_open_sockets(
+    sockets, sync, client_user, reader_user
+):
+    from samia_chat.tokens import sign_out_everywhere
+
+    tabs = [await sockets.open(client_user) for _ in range(2)]
+    other = await sockets.open(reader_user)
+
+    await sync(sign_out_everywhere, user=client_user)
+
+    assert [await tab.receive_close() for tab in tabs] == [4401, 4401]
+    await _assert_usable(other)
+
+
+async def test_a_role_change_makes_open_sockets_reconnect_with_the_new_role(
+    sockets, sync, client_user, admin, super_admin
+):
+    from approvals import services as approvals
+    from approvals.models import PrivilegedChange
+
+    tab = await sockets.open(client_user)
+    change = await sync(
+        approvals.privileged_change_request,
+        requester=admin,
+        target=client_user,
+        kind=PrivilegedChange.Kind.ROLE_CHANGE,
+        new_role="monitor",
+        justification="Joins the moderators.",
+    )
+
+    await sync(approvals.privileged_change_approve, change_id=change.pk, approver=super_admin)
+
+    assert await tab.receive_close() == 4012

@@ -184,3 +184,35 @@ def test_a_person_asks_for_erasure_and_a_super_admin_approves_it(reading, client
     client_user.refresh_from_db()
     assert not client_user.is_active and client_user.display_name == "Deleted user"
     assert browser.get("/privacy/").status_code == 302  # signed out everywhere
+
+
+def test_operators_export_a_persons_data_to_a_file(client_user, reading, tmp_path):
+    from django.core.management import call_command
+
+    message_create(session=reading, sender=client_user, body="For the record")
+    target = tmp_path / "layla.zip"
+
+    call_command("export_user_data", "layla", "--out", str(target), stdout=io.StringIO())
+
+    data = json.loads(zipfile.ZipFile(target).read("data.json"))
+    assert data["profile"]["username"] == "layla"
+    assert "For the record" in {m["body"] for m in data["messages"]}
+    assert AccessEvent.objects.filter(action="export", target_id=str(client_user.pk)).exists()
+
+
+def test_an_export_that_fails_to_build_says_so_and_may_be_asked_again(client_user, monkeypatch):
+    from chat import export
+
+    def broken(user, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export, "_archive_write", broken)
+    browser = _browser(client_user)
+
+    page = browser.post("/privacy/export", follow=True).content.decode()
+
+    assert "could not be prepared" in page
+    assert DataExport.objects.get(user=client_user).status == "failed"
+    monkeypatch.undo()
+    browser.post("/privacy/export")
+    assert DataExport.objects.filter(user=client_user, status="ready").exists()

@@ -198,7 +198,7 @@ def test_the_audit_log_merges_access_events_and_changes_newest_first(client, adm
     rows = rows_of(page)
     assert ("change", "update") in rows and ("access", "session_status") in rows
     assert rows[-1] == ("access", "staff_read")  # ten days old
-    assert len(rows) == 6
+    assert len(rows) == 7  # the history above, and this admin's own sign-in
 
 
 def test_the_audit_log_filters_by_user(client, admin, history):
@@ -206,10 +206,12 @@ def test_the_audit_log_filters_by_user(client, admin, history):
 
     rows = rows_of(client.get("/admin/audit/", {"user": "ADAM"}))
 
-    # Adam's own events, his change, and a failed sign-in typed as "adam".
+    # Adam's own events (his sign-in for this very page too), his change, and a failed
+    # sign-in typed as "adam".
     assert sorted(rows) == sorted(
         [
             ("access", "staff_read"),
+            ("access", "login"),
             ("access", "login"),
             ("access", "login_failed"),
             ("access", "session_status"),
@@ -258,7 +260,8 @@ def test_the_audit_log_filters_by_dates(client, admin, history):
     )
 
     assert only_then == [("access", "staff_read")]
-    assert len(since_yesterday) == 5 and ("access", "staff_read") in since_yesterday
+    # The five of the history since yesterday, and this page's sign-in.
+    assert len(since_yesterday) == 6 and ("access", "staff_read") in since_yesterday
 
 
 def test_an_invalid_filter_is_reported_and_the_others_still_apply(client, admin, history):
@@ -268,7 +271,7 @@ def test_an_invalid_filter_is_reported_and_the_others_still_apply(client, admin,
 
     assert page.status_code == 200
     assert b"Enter a whole number" in page.content
-    assert rows_of(page) == [("access", "login")]
+    assert rows_of(page) == [("access", "login"), ("access", "login")]  # with this sign-in
 
 
 def test_the_audit_log_pages_through_both_sources(client, admin, history):
@@ -280,7 +283,7 @@ def test_the_audit_log_pages_through_both_sources(client, admin, history):
     second = client.get("/admin/audit/", {"page": 2})
 
     assert len(first) == 50
-    assert len(rows_of(second)) == 6
+    assert len(rows_of(second)) == 7  # 56 of the history, and this sign-in
     assert b"Page 2 of 2" in second.content
 
 
