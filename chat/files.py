@@ -154,6 +154,11 @@ def file_clean(source: Path, *, original_name: str = "") -> CleanFile:
     return _text_clean(source, head, label)
 
 
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+)
+
+
 def display_name(original_name: str, extension: str) -> str:
     """A name to offer in Content-Disposition: the basename of the client's name, without
     control or path characters, at most 120 characters, ending in `extension` (the one of
@@ -162,6 +167,9 @@ def display_name(original_name: str, extension: str) -> str:
     stem = _NAME_EXTENSION.sub("", _basename_clean(original_name))
     # Trailing dots and spaces vanish on Windows, which would eat the extension's dot.
     stem = stem.rstrip(". ")[: _NAME_MAX_CHARS - len(extension)].rstrip(". ")
+    if stem.split(".")[0].upper() in _WINDOWS_DEVICES:
+        # "CON.txt" names a device, not a file, on Windows: the download would fail there.
+        stem = f"_{stem}"
     return f"{stem or 'file'}{extension}"
 
 

@@ -1,9 +1,10 @@
 """Request and response shapes of the chat API (they become the OpenAPI schema)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from ninja import Field, Schema
+from pydantic import field_validator
 
 
 class UserOut(Schema):
@@ -89,6 +90,20 @@ class SessionIn(Schema):
     booking_ref: str = Field(max_length=64)
     service_name: str = Field("", max_length=120)
     scheduled_at: datetime | None = None
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        # A real booking's time: databases refuse years past 9999 in UTC, and PostgreSQL
+        # offsets of 16 hours or more; nothing real lies outside these bounds.
+        if value is None:
+            return None
+        offset = value.utcoffset()
+        if offset is not None and abs(offset) > timedelta(hours=14):
+            raise ValueError("the UTC offset must be within ±14 hours")
+        if not 2000 <= value.year <= 2200:
+            raise ValueError("the year must be between 2000 and 2200")
+        return value
 
 
 class MessageIn(Schema):

@@ -31,9 +31,8 @@ EXTENSION = {"png": ".png", "pdf": ".pdf", "text": ".txt"}
 UNSAFE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 WINDOWS_DEVICES = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$")
 
-# U2: a multipart part whose headers pass Django's 1024-byte limit (here, a file name of
-# 1,000 characters) raises MultiPartParserError, which the API's catch-all answers 500.
-U2 = pytest.mark.xfail(strict=True, reason="U2: part headers over 1 KiB answer 500, not 400")
+# U2 (fixed): a multipart part whose headers pass Django's 1024-byte limit (a file name of
+# 1,000 characters) raised MultiPartParserError, answered 500: now 400 INVALID_UPLOAD.
 
 HOSTILE_NAMES = [
     # path traversal
@@ -47,9 +46,9 @@ HOSTILE_NAMES = [
     pytest.param("a" * 400, "png", id="400-chars-no-extension"),
     pytest.param("b" * 396 + ".png", "png", id="400-chars-with-extension"),
     pytest.param("é" * 150 + ".pdf", "pdf", id="150-non-ascii-chars"),
-    pytest.param("a" * 1000, "png", id="1000-chars-no-extension", marks=U2),
-    pytest.param("b" * 996 + ".png", "png", id="1000-chars-with-extension", marks=U2),
-    pytest.param("é" * 1000 + ".pdf", "pdf", id="1000-non-ascii-chars", marks=U2),
+    pytest.param("a" * 1000, "png", id="1000-chars-no-extension"),
+    pytest.param("b" * 996 + ".png", "png", id="1000-chars-with-extension"),
+    pytest.param("é" * 1000 + ".pdf", "pdf", id="1000-non-ascii-chars"),
     # unicode and control characters
     pytest.param("invoice\u202egpj.exe", "png", id="rlo-bidi-override"),
     pytest.param("photo\u2066\u2067.png\u2069", "png", id="bidi-isolates"),
@@ -229,10 +228,6 @@ def test_the_name_rule_is_the_one_documented():
     assert display_name("", ".pdf") == "file.pdf"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="U1: display_name keeps Windows device names (CON, PRN, AUX, NUL, COM1, LPT1...)",
-)
 @pytest.mark.parametrize("name", ["CON.txt", "nul.txt", "Com1.txt", "LPT9.txt", "aux"])
 def test_a_windows_device_name_is_not_offered(api, reading, client_user, sample, name):
     response = _upload(client_user, reading, name, sample("text"), "verbatim")
