@@ -35,7 +35,7 @@
       m.review ? m.review.status : "", reasonOf(m)].join(":");
     const cached = nodes.get(key);
     if (cached) {
-      keepFocus(cached);
+      Media.keepFocus(cached);
       return cached;
     }
     const node = a && m.kind === "voice" ? withPlayer(m, mine) : placeholder(m);
@@ -43,13 +43,6 @@
     return node;
   }
 
-  function keepFocus(node) {
-    const focused = document.activeElement;
-    if (!focused || !node.contains(focused)) return;
-    queueMicrotask(() => {
-      if (focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
-    });
-  }
 
   /** What someone who may not hear the note sees: no file, no duration, just its place. */
   function placeholder(m) {

@@ -375,5 +375,5 @@
     Media.initRecorder(full);
   }
 
-  Object.assign(Media, { isMedia, label, renderAttachment, upload, initComposer, newClientMsgId, humanSize });
+  Object.assign(Media, { isMedia, label, renderAttachment, upload, initComposer, newClientMsgId, humanSize, keepFocus });
 })();

@@ -1,16 +1,14 @@
 """The gate under real commits: what a client's socket receives, and two reviewers
 deciding the same note at the same moment."""
 
-import threading
-
 import pytest
-from django.db import connections
 
 from approvals import services
 from approvals.models import MessageReview
 from chat import services as chat_services
 from chat.models import Message
 from samia_chat.realtime import session_group
+from tests.processes import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,27 +49,6 @@ async def test_the_clients_socket_gets_a_placeholder_then_the_released_message(
     assert "approval.decided" not in {e["type"] for e in await client_tab.drain()}
 
 
-def _at_once(*calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def run(index, call):
-        barrier.wait()
-        try:
-            outcomes[index] = call()
-        except Exception as exc:  # the outcome under test
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return outcomes
-
-
 def test_approve_and_reject_at_the_same_moment_make_one_decision_and_one_event(
     hold_texts, reading, reader_user, monitor, admin, listen
 ):
@@ -79,7 +56,7 @@ def test_approve_and_reject_at_the_same_moment_make_one_decision_and_one_event(
     review = MessageReview.objects.get(message=message)
     probe = listen(session_group(reading.pk))
 
-    outcomes = _at_once(
+    outcomes = at_once(
         lambda: services.voice_note_approve(review_id=review.pk, reviewer=monitor),
         lambda: services.voice_note_reject(review_id=review.pk, reviewer=admin, reason="No"),
     )

@@ -9,8 +9,10 @@ from playwright.sync_api import expect
 
 from chat.services import session_open
 from samia_chat.models import Role
-from tests.browser.conftest import CHROMIUM_ARGS, PASSWORD, ROOT, person
-from tests.browser.test_media import FAKE_MEDIA_ARGS, _speech_like_wav
+from tests.browser.conftest import PASSWORD, ROOT, person
+
+# Chromium with a fake microphone speaking a generated voice, as test_media makes it.
+from tests.browser.test_media import media_browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 IMG = ROOT / "docs" / "img"
@@ -30,22 +32,8 @@ def reading():
     )
 
 
-@pytest.fixture(scope="module")
-def media_browser(browser, tmp_path_factory):
-    """Chromium with a fake microphone speaking a generated voice (see test_media)."""
-    voice = tmp_path_factory.mktemp("voice") / "speech.wav"
-    _speech_like_wav(voice)
-    instance = browser.browser_type.launch(
-        executable_path="/usr/bin/chromium",
-        headless=True,
-        args=[*CHROMIUM_ARGS, *FAKE_MEDIA_ARGS, f"--use-file-for-fake-audio-capture={voice}"],
-    )
-    yield instance
-    instance.close()
-
-
 @pytest.fixture
-def sign_in(media_browser, daphne_server):
+def sign_in(media_browser, daphne_server):  # noqa: F811
     """A signed-in page (microphone allowed); `thread` opens the reading's conversation."""
     contexts = []
 

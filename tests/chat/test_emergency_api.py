@@ -1,17 +1,16 @@
 """The emergency endpoints as each role sees them, and the accept race under real
 concurrency."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from chat import emergency
 from chat.models import ChatSession, EmergencyRequest, SafetyAlert
 from samia_chat.models import Role
 from tests.factories import user_create
+from tests.processes import at_once
 
 
 def post(api, user, path: str, payload: dict | None = None):
@@ -186,28 +185,6 @@ def test_a_member_raises_a_safety_alert_and_staff_work_it(
 # --- real concurrency ---------------------------------------------------------------------
 
 
-def _in_threads(*calls):
-    """Run each call in its own thread (own database connection) at the same moment."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def run(index, call):
-        barrier.wait()
-        try:
-            outcomes[index] = call()
-        except Exception as exc:  # the outcome under test
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return outcomes
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_readers_accepting_at_the_same_moment_open_exactly_one_session(
     client_user, reader_user
@@ -217,7 +194,7 @@ def test_two_readers_accepting_at_the_same_moment_open_exactly_one_session(
         emergency.on_call_set(reader=reader, on_call=True)
     request = emergency.emergency_request_open(client=client_user)
 
-    outcomes = _in_threads(
+    outcomes = at_once(
         *(
             lambda r=reader: emergency.emergency_accept(reader=r, request_id=request.pk)
             for reader in (reader_user, other)
@@ -238,7 +215,7 @@ def test_two_workers_at_once_apply_each_step_exactly_once(client_user):
     ]
     later = timezone.now() + timedelta(seconds=45)
 
-    outcomes = _in_threads(
+    outcomes = at_once(
         lambda: emergency.emergency_steps_apply(now=later, batch_size=3),
         lambda: emergency.emergency_steps_apply(now=later, batch_size=3),
     )
