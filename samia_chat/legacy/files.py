@@ -9,6 +9,7 @@ present in both buckets, or named by several messages, is one stored object.
 import hashlib
 import shutil
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,20 @@ class LegacyFiles:
             if path is not None:
                 return path
         return None
+
+    def prepare(self, wanted: list[tuple[Path, str, str]], progress) -> None:
+        """Decode and check every file the messages name, bucket by bucket (a progress bar
+        each), before any conversation is written; the results wait in the cache."""
+        by_bucket: dict[str, list[tuple[Path, str, str]]] = {}
+        base = self.root.resolve()
+        for path, kind, name in wanted:
+            bucket = path.relative_to(base).parts[0]
+            by_bucket.setdefault(bucket, []).append((path, kind, name))
+        for bucket, files in sorted(by_bucket.items()):
+            for path, kind, name in progress(files, f"bucket {bucket}", total=len(files)):
+                # A file that cannot be used is reported with the message that names it.
+                with suppress(FileProblem):
+                    self.process(path, kind=kind, name=name)
 
     def process(self, path: Path, *, kind: str, name: str) -> Processed:
         """The rendition to store for `path`, or FileProblem when it cannot be used."""

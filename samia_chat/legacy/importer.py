@@ -57,10 +57,25 @@ class Importer:
 
     def run(self, plan: Plan) -> None:
         self.people(plan.people)
+        self.files.prepare(self._files_wanted(plan), self.progress)
         self.conversations(plan)
         history_import(
             source=self.source, records=self.records, users=self.users, report=self.report
         )
+
+    def _files_wanted(self, plan: Plan) -> list[tuple[Path, str, str]]:
+        """The file each not yet imported media message will carry, found on disk."""
+        wanted = []
+        for conversation in plan.conversations.values():
+            for message in conversation.messages.values():
+                if message.kind not in MEDIA_KINDS or message.deleted:
+                    continue
+                if self.records.get(*message.copies[0]) is not None:
+                    continue
+                path = self.files.locate(message.file_refs + plan.voice_files.get(message.key, []))
+                if path is not None:
+                    wanted.append((path, message.kind, message.file_name))
+        return wanted
 
     # --- people -----------------------------------------------------------------------------
 

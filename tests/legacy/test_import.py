@@ -210,3 +210,28 @@ def test_a_dry_run_writes_nothing(legacy_world, tmp_path, file_store):
     assert report["made"]["messages"] == legacy_world.expected["messages"]
     assert _snapshot() == before
     assert _stored(file_store) == set()
+
+
+def test_a_fresh_dump_adds_only_its_new_rows(legacy_world, tmp_path):
+    import psycopg
+
+    _import(legacy_world, tmp_path)
+    before = _snapshot()
+    detail = legacy_world.expected["session_detail"]
+    key, session = next((k, d) for k, d in detail.items() if d["sources"][-1][0] == "chat_sessions")
+    with psycopg.connect(legacy_world.dsn) as old:
+        old.execute(
+            "INSERT INTO chat_messages (id, session_id, sender_id, type, content, status,"
+            " created_at, updated_at) VALUES (gen_random_uuid(), %s, %s, 'text',"
+            " 'One more question after the dump.', 'sent', now(), now())",
+            [session["sources"][-1][1], session["client"]],
+        )
+
+    again = _import(legacy_world, tmp_path)
+
+    after = _snapshot()
+    assert after["Message"] == before["Message"] + 1
+    assert after["ChatSession"] == before["ChatSession"] and after["User"] == before["User"]
+    assert again["tables"]["chat_messages"]["created"] == 1
+    added = Message.objects.get(body="One more question after the dump.")
+    assert added.session_id == _message_of(session["messages"][0]).session_id, key
