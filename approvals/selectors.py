@@ -1,7 +1,4 @@
-"""Reads of the approvals: the review queue, its count and timings, reader standing.
-
-Imports no chat service, so chat's services can ask whether a reader is approved.
-"""
+"""Reads of the approvals: the review queue, its length and its review times."""
 
 from datetime import timedelta
 

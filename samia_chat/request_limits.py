@@ -7,6 +7,8 @@ read here: a forged or stale token only gets the IP budget, and the view refuses
 Health checks, metrics and static files are exempt: they are for machines on the inside.
 """
 
+import logging
+
 import jwt
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +18,7 @@ from samia_chat.errors import RateLimited
 from samia_chat.limits import rate_hit
 from samia_chat.tokens import ALGORITHM
 
+logger = logging.getLogger(__name__)
 EXEMPT_PREFIXES = ("/static/", "/healthz", "/readyz", "/metrics")
 GROUP = "requests"
 
@@ -64,4 +67,8 @@ class RequestRateLimitMiddleware:
                 rate_hit(group=GROUP, key=key, rate=rate)
             except RateLimited as exc:
                 return _refusal(request, exc)
+            except Exception:
+                # The counters' store (Redis) is down: the request goes on uncounted, and
+                # meets the outage where it matters (the API answers 503 UNAVAILABLE).
+                logger.warning("request budget not counted: cache unavailable", exc_info=True)
         return self.get_response(request)

@@ -137,3 +137,41 @@ def test_a_hold_placed_after_the_request_still_stops_the_erasure(
     client_user.refresh_from_db()
     change.refresh_from_db()
     assert client_user.is_active and change.status == "pending"
+
+
+def test_a_stored_file_shared_by_imported_attachments_outlives_the_first_removal(
+    api, reading, client_user, tmp_path, file_store, after_commit
+):
+    # The import stores identical files once: two attachments name one stored object.
+    note = samples.sine_file(tmp_path, container="webm", seconds=1.0)
+    sent = api(client_user).upload(f"/api/sessions/{reading.pk}/voice", note, client_msg_id="s1")
+    first = Message.objects.get(pk=sent.json()["id"])
+    shared = first.attachment
+    twin = Attachment.objects.create(
+        session=reading,
+        uploaded_by=client_user,
+        kind=shared.kind,
+        content_type=shared.content_type,
+        name=shared.name,
+        size_bytes=shared.size_bytes,
+        storage_key=shared.storage_key,
+        key_id=shared.key_id,
+        wrapped_key=shared.wrapped_key,
+    )
+    second = message_create(session=reading, sender=client_user, body="placeholder")
+    Message.objects.filter(pk=second.pk).update(kind="voice", body="", attachment=twin)
+    _age(first, 400)
+
+    with after_commit():
+        _run()
+
+    assert not Message.objects.filter(pk=first.pk).exists()
+    assert [p for p in file_store.rglob("*") if p.is_file()], "the twin still needs the file"
+    downloaded = api(client_user).download(f"/files/{twin.public_id}")[0]
+    assert downloaded.status_code == 200
+
+    _age(Message.objects.get(pk=second.pk), 400)
+    with after_commit():
+        _run()
+
+    assert [p for p in file_store.rglob("*") if p.is_file()] == []

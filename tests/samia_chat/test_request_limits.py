@@ -75,3 +75,21 @@ def test_pages_carry_a_content_security_policy_without_inline_scripts(client_use
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["X-Frame-Options"] == "DENY"
         assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_pages_still_answer_when_the_counters_store_is_down(settings, client_user):
+    # Nothing listens on port 9: the cache (Redis) is unreachable.
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        },
+    }
+    from django.core.cache import caches
+
+    caches._connections.__dict__.pop("default", None)
+    try:
+        assert Client().get("/login/").status_code == 200
+    finally:
+        caches._connections.__dict__.pop("default", None)
