@@ -7,7 +7,6 @@ second run finds it and adds only what is new. Lookups are answered from memory 
 are written in batches: a conversation costs a handful of statements, not one per message.
 """
 
-import re
 from pathlib import Path
 
 from django.db import transaction
@@ -19,16 +18,17 @@ from chat.services import hold_applies
 from samia_chat.filecrypt import StoredFile, file_delete, file_store
 from samia_chat.legacy.files import FileProblem, LegacyFiles
 from samia_chat.legacy.history import history_import
-from samia_chat.legacy.plan import Conversation, LegacyMessage, Person, Plan, plan_build
+from samia_chat.legacy.people import people_import
+from samia_chat.legacy.plan import plan_build
 from samia_chat.legacy.records import RecordIndex
 from samia_chat.legacy.report import Report
 from samia_chat.legacy.rules import SESSION_STATUSES, STRAY_SESSION_STATUSES
+from samia_chat.legacy.shapes import Conversation, LegacyMessage, Person, Plan
 from samia_chat.legacy.source import LegacySource
-from samia_chat.models import STAFF_ROLES, Role, User
+from samia_chat.models import Role, User
 
 MEDIA_KINDS = {"voice", "image", "file"}
 REJECTED_WITHOUT_NOTES = "Rejected in the previous platform."
-_USERNAME_CHARS = re.compile(r"[^\w.@+-]")
 
 
 class DryRunRollback(Exception):
@@ -80,73 +80,7 @@ class Importer:
     # --- people -----------------------------------------------------------------------------
 
     def people(self, people: dict[str, Person]) -> None:
-        """One account per legacy profile; profiles sharing an email share the first's, and
-        an account that already exists here with that email is reused."""
-        earlier = {p: t for p in people if (t := self.records.get("profiles", p)) is not None}
-        accounts = User.objects.in_bulk([t.id for t in earlier.values()])
-        by_email = {u.email.lower(): u for u in User.objects.exclude(email="")}
-        taken = set(User.objects.values_list("username", flat=True))
-        new: list[tuple[Person, User]] = []
-        for person in people.values():
-            if person.legacy_id in earlier:
-                self.users[person.legacy_id] = accounts[earlier[person.legacy_id].id]
-                self.report.outcome("profiles", "already")
-            elif person.merged_into is None:
-                existing = by_email.get(person.email.lower()) if person.email else None
-                if existing is not None:
-                    self.users[person.legacy_id] = existing
-                    self.records.stage(
-                        "profiles", person.legacy_id, "user", existing.pk, outcome="merged"
-                    )
-                    self.report.merge("profiles", person.legacy_id, f"existing user {existing.pk}")
-                    continue
-                user = User(
-                    username=self._username(person, taken),
-                    email=person.email,
-                    display_name=person.display_name,
-                    role=person.role,
-                    is_active=person.active,
-                    # What User.save() would set: bulk_create does not call it.
-                    is_staff=person.role in STAFF_ROLES,
-                    date_joined=person.created_at or timezone.now(),
-                )
-                # Passwords stayed with the old auth service: a reset sets a new one.
-                user.set_unusable_password()
-                new.append((person, user))
-        with transaction.atomic():
-            User.objects.bulk_create([user for _, user in new], batch_size=500)
-            for person, user in new:
-                self.users[person.legacy_id] = user
-                self.records.stage("profiles", person.legacy_id, "user", user.pk)
-            self.report.outcome("profiles", "created", len(new))
-            self.report.made["users"] += len(new)
-            for person in people.values():
-                if person.merged_into is None or person.legacy_id in earlier:
-                    continue
-                user = self.users[person.merged_into]
-                self.users[person.legacy_id] = user
-                self.records.stage(
-                    "profiles",
-                    person.legacy_id,
-                    "user",
-                    user.pk,
-                    merged_into=person.merged_into,
-                    outcome="merged",
-                )
-                self.report.merge("profiles", person.legacy_id, person.merged_into)
-            self.records.flush()
-        self.records.commit()
-
-    @staticmethod
-    def _username(person: Person, taken: set[str]) -> str:
-        base = _USERNAME_CHARS.sub("", (person.email or "").lower())[:140]
-        base = base or f"legacy-{person.legacy_id[:8]}"
-        candidate, n = base, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{base}-{n}"
-        taken.add(candidate)
-        return candidate
+        self.users = people_import(people, records=self.records, report=self.report)
 
     # --- conversations ----------------------------------------------------------------------
 

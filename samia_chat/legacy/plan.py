@@ -8,109 +8,24 @@ number of messages, not with their files.
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from samia_chat.legacy.report import Report
-from samia_chat.legacy.rules import MESSAGE_KINDS, MESSAGE_STATUSES, ROLES, SESSION_KINDS
-from samia_chat.legacy.source import LegacySource
-
-GEN1 = ("messages", "messages_backup")
-GEN2_SESSIONS, GEN2_MESSAGES = "chat_sessions_backup", "chat_messages_backup"
-GEN3_SESSIONS, GEN3_MESSAGES = "chat_sessions", "chat_messages"
-# Read only to count them: derived state (notifications) or never used (empty shells).
-NOT_IMPORTED = (
-    "chat_notifications",
-    "chat_participants",
-    "file_uploads",
-    "media_storage",
-    "message_reactions",
-    "chat_archives",
+from samia_chat.legacy.rows import _gen1, _gen2, _gen3
+from samia_chat.legacy.rules import ROLES, SESSION_KINDS
+from samia_chat.legacy.shapes import (
+    GEN1,
+    GEN2_MESSAGES,
+    GEN2_SESSIONS,
+    GEN3_MESSAGES,
+    GEN3_SESSIONS,
+    NOT_IMPORTED,
+    Conversation,
+    LegacyMessage,
+    Person,
+    Plan,
+    text_or_none,
 )
-
-
-def _s(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-@dataclass
-class Person:
-    legacy_id: str
-    email: str
-    display_name: str
-    role: str
-    role_raw: str
-    active: bool
-    created_at: datetime | None
-    merged_into: str | None = None  # another profile with the same email
-
-
-@dataclass
-class LegacyMessage:
-    """One message, after merging its copies across tables and generations."""
-
-    key: str  # its identity: the legacy message id
-    conversation: str
-    sender: str | None
-    kind: str
-    kind_raw: str
-    status_raw: str
-    body: str
-    created_at: datetime
-    copies: list[tuple[str, str]] = field(default_factory=list)  # (table, row id)
-    file_refs: list[str] = field(default_factory=list)
-    file_name: str = ""
-    reply_to: str | None = None
-    deleted: bool = False
-    deleted_at: datetime | None = None
-    approval: str | None = None  # approved / rejected / pending, when the old data says
-    reviewed_by: str | None = None
-    reviewed_at: datetime | None = None
-    review_notes: str = ""
-    read_by: set[str] = field(default_factory=set)
-    read_by_recipient: bool = False
-
-    def absorb(self, other: "LegacyMessage") -> None:
-        """Take what a duplicate copy knows that this one does not."""
-        self.copies += other.copies
-        self.file_refs += [r for r in other.file_refs if r not in self.file_refs]
-        self.file_name = self.file_name or other.file_name
-        self.reply_to = self.reply_to or other.reply_to
-        if other.deleted and not self.deleted:
-            self.deleted, self.deleted_at = True, other.deleted_at
-        if self.approval in (None, "pending") and other.approval not in (None, "pending"):
-            self.approval, self.reviewed_by = other.approval, other.reviewed_by
-            self.reviewed_at = other.reviewed_at
-        self.approval = self.approval or other.approval
-        self.read_by |= other.read_by
-        self.read_by_recipient = self.read_by_recipient or other.read_by_recipient
-
-
-@dataclass
-class Conversation:
-    key: str
-    kind: str
-    booking_id: str | None = None
-    status_raw: str = ""
-    client: str | None = None
-    reader: str | None = None
-    members: set[str] = field(default_factory=set)
-    sources: list[tuple[str, str]] = field(default_factory=list)  # session rows behind it
-    status_source: tuple[str, str] | None = None  # the session row its status comes from
-    created_at: datetime | None = None
-    service_name: str = ""
-    scheduled_at: datetime | None = None
-    messages: dict[str, LegacyMessage] = field(default_factory=dict)
-
-
-@dataclass
-class Plan:
-    people: dict[str, Person]
-    conversations: dict[str, Conversation]
-    voice_files: dict[str, list[str]]  # legacy message id -> voice_notes file paths
-    audit_tables: tuple[str, ...] = ("chat_audit_logs", "chat_monitoring")
-
+from samia_chat.legacy.source import LegacySource
 
 # --- people -------------------------------------------------------------------------------
 
@@ -166,10 +81,10 @@ def _bookings(source: LegacySource, report: Report) -> dict[str, dict]:
         report.read("bookings")
         report.used("bookings", str(row["id"]))
         bookings[str(row["id"])] = {
-            "client": _s(row.get("client_id") or row.get("user_id")),
-            "reader": _s(row.get("reader_id")),
+            "client": text_or_none(row.get("client_id") or row.get("user_id")),
+            "reader": text_or_none(row.get("reader_id")),
             "scheduled_at": row.get("scheduled_at"),
-            "service": services.get(_s(row.get("service_id")) or "", ""),
+            "service": services.get(text_or_none(row.get("service_id")) or "", ""),
             "is_emergency": bool(row.get("is_emergency")),
             "created_at": row.get("created_at"),
             "status": (row.get("status") or "").lower(),
@@ -229,7 +144,7 @@ def _sessions(source: LegacySource, report: Report, found: _Conversations) -> No
         for row in source.rows(table, order_by="created_at NULLS LAST, id"):
             report.read(table)
             session_id = str(row["id"])
-            booking_id = _s(row.get("booking_id"))
+            booking_id = text_or_none(row.get("booking_id"))
             # Generation 3 reused booking ids as session ids.
             if booking_id is None and session_id in found.bookings:
                 booking_id = session_id
@@ -260,101 +175,6 @@ def _sessions(source: LegacySource, report: Report, found: _Conversations) -> No
 
 
 # --- messages -----------------------------------------------------------------------------
-
-
-def _kind(raw: str | None, report: Report, table: str, row_id: str) -> tuple[str, str]:
-    raw = (raw or "text").strip().lower()
-    kind = MESSAGE_KINDS.get(raw)
-    if kind is None:
-        report.anomaly("unknown_kind", table, row_id, f"type {raw!r} imported as text")
-        kind = "text"
-    return kind, raw
-
-
-def _gen1(row: dict, table: str, report: Report) -> tuple[str | None, LegacyMessage]:
-    row_id = str(row["id"])
-    kind, kind_raw = _kind(row.get("type"), report, table, row_id)
-    approved = row.get("is_approved")
-    message = LegacyMessage(
-        key=row_id,
-        conversation="",
-        sender=_s(row.get("sender_id")),
-        kind=kind,
-        kind_raw=kind_raw,
-        status_raw="",
-        body=row.get("content") or "",
-        created_at=row["created_at"],
-        copies=[(table, row_id)],
-        file_refs=[row["file_url"]] if row.get("file_url") else [],
-        file_name=row.get("file_name") or "",
-        reply_to=_s(row.get("reply_to")),
-        approval=None if approved is None else ("approved" if approved else None),
-        reviewed_by=_s(row.get("approved_by")),
-        reviewed_at=row.get("approved_at"),
-        read_by_recipient=bool(row.get("is_read")),
-    )
-    return _s(row.get("booking_id")), message
-
-
-def _gen2(row: dict, report: Report) -> tuple[str | None, LegacyMessage]:
-    table = GEN2_MESSAGES
-    row_id = str(row["id"])
-    kind_raw = row.get("message_type") or ("voice" if row.get("voice_note_url") else "text")
-    if row.get("is_system_message"):
-        kind_raw = "system"
-    kind, kind_raw = _kind(kind_raw, report, table, row_id)
-    refs = [r for r in (row.get("file_attachment_url"), row.get("voice_note_url")) if r]
-    message = LegacyMessage(
-        key=_s(row.get("message_id")) or row_id,
-        conversation="",
-        sender=_s(row.get("sender_id")),
-        kind=kind,
-        kind_raw=kind_raw,
-        status_raw="",
-        body=row.get("message_content") or "",
-        created_at=row["created_at"],
-        copies=[(table, row_id)],
-        file_refs=refs,
-        reply_to=_s(row.get("reply_to_message_id")),
-        deleted=bool(row.get("is_deleted")),
-        deleted_at=row.get("deleted_at"),
-        read_by_recipient=bool(row.get("is_read") or row.get("read_at")),
-    )
-    return _s(row.get("chat_session_id") or row.get("session_id")), message
-
-
-def _gen3(row: dict, report: Report) -> tuple[str | None, LegacyMessage]:
-    table = GEN3_MESSAGES
-    row_id = str(row["id"])
-    kind, kind_raw = _kind(row.get("type"), report, table, row_id)
-    status_raw = (row.get("status") or "sent").lower()
-    status = MESSAGE_STATUSES.get(status_raw)
-    if status is None:
-        report.anomaly("unknown_status", table, row_id, f"status {status_raw!r} read as sent")
-        status = "sent"
-    deleted = bool(row.get("is_deleted")) or status == "deleted"
-    approval = {"approved": "approved", "rejected": "rejected", "pending": "pending"}.get(status)
-    message = LegacyMessage(
-        key=row_id,
-        conversation="",
-        sender=_s(row.get("sender_id")),
-        kind=kind,
-        kind_raw=kind_raw,
-        status_raw=status_raw,
-        body=row.get("content") or "",
-        created_at=row["created_at"],
-        copies=[(table, row_id)],
-        file_refs=[row["file_url"]] if row.get("file_url") else [],
-        file_name=row.get("file_name") or "",
-        reply_to=_s(row.get("reply_to_message_id")),
-        deleted=deleted,
-        deleted_at=row.get("deleted_at"),
-        approval=approval,
-        reviewed_by=_s(row.get("approved_by")),
-        reviewed_at=row.get("approved_at"),
-        read_by={str(p) for p in row.get("read_by") or []},
-    )
-    return _s(row.get("session_id")), message
 
 
 def _fingerprint(message: LegacyMessage) -> tuple:
@@ -440,7 +260,7 @@ def _reviews(
             )
             status = "pending"
         message.approval = status
-        message.reviewed_by = _s(row.get("reviewed_by"))
+        message.reviewed_by = text_or_none(row.get("reviewed_by"))
         message.reviewed_at = row.get("updated_at") if status != "pending" else None
         message.review_notes = row.get("review_notes") or ""
         report.used("voice_note_approvals", str(row["id"]))
