@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from ninja import Field, Schema
-from pydantic import field_validator
+from pydantic import StrictBool, StrictInt, field_validator
 
 
 class UserOut(Schema):
@@ -85,8 +85,10 @@ class MessagePageOut(Schema):
 
 class SessionIn(Schema):
     kind: Literal["reading"] = "reading"
-    client_id: int
-    reader_id: int
+    # Strict: JSON bodies carry real numbers and booleans; "3" or "yes" is refused, not
+    # coerced (pydantic's lax default would accept them).
+    client_id: StrictInt
+    reader_id: StrictInt
     booking_ref: str = Field(max_length=64)
     service_name: str = Field("", max_length=120)
     scheduled_at: datetime | None = None
@@ -110,11 +112,11 @@ class MessageIn(Schema):
     kind: Literal["text"] = "text"
     body: str
     client_msg_id: str
-    reply_to: int | None = None
+    reply_to: StrictInt | None = None
 
 
 class ReadIn(Schema):
-    up_to: int
+    up_to: StrictInt
 
 
 class ReadOut(Schema):
@@ -176,11 +178,11 @@ class AcceptedOut(Schema):
 
 
 class AssignIn(Schema):
-    reader_id: int = Field(description="A reader, or the staff member's own id to take it.")
+    reader_id: StrictInt = Field(description="A reader, or the staff member's own id to take it.")
 
 
 class OnCallIn(Schema):
-    on_call: bool
+    on_call: StrictBool
 
 
 class OnCallOut(Schema):
