@@ -1,7 +1,7 @@
 """Emergency readings, on-call status and safety alerts in the JSON API."""
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Router, Status
 
 from chat import emergency, events, selectors
 from chat.models import EmergencyRequest, ReaderAvailability
@@ -26,8 +26,10 @@ router = Router(tags=["emergency"])
 ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 409, 429)}
 
 
-class Empty(Schema):
-    pass
+def _no_body(request: HttpRequest) -> None:
+    """These actions take no body; one that is not empty (or `{}`) is a mistake, refused."""
+    if request.body.strip() not in (b"", b"{}", b"null"):
+        raise Invalid("This action takes no body.", code="INVALID")
 
 
 def _detail(request_id: int) -> dict:
@@ -60,25 +62,28 @@ def emergency_get(request: HttpRequest, request_id: int):
 
 
 @router.post("/emergencies/{request_id}/cancel", response={200: EmergencyOut, **ERRORS})
-def emergency_cancel(request: HttpRequest, request_id: int, payload: Empty | None = None):
+def emergency_cancel(request: HttpRequest, request_id: int):
+    _no_body(request)
     access_emergency(request.auth, request_id)
     emergency.emergency_cancel(client=request.auth, request_id=request_id)
     return _detail(request_id)
 
 
 @router.post("/emergencies/{request_id}/accept", response={200: AcceptedOut, **ERRORS})
-def emergency_accept(request: HttpRequest, request_id: int, payload: Empty | None = None):
+def emergency_accept(request: HttpRequest, request_id: int):
     """The first reader to accept gets the session; later ones get 409 ALREADY_TAKEN.
 
     No access_emergency here: a taken request is no longer visible to other readers, and
     they must hear "already taken", which tells them nothing else about it.
     """
+    _no_body(request)
     accepted = emergency.emergency_accept(reader=request.auth, request_id=request_id)
     return {"request_id": accepted.pk, "session_id": accepted.session_id}
 
 
 @router.post("/emergencies/{request_id}/decline", response={200: EmergencyOut, **ERRORS})
-def emergency_decline(request: HttpRequest, request_id: int, payload: Empty | None = None):
+def emergency_decline(request: HttpRequest, request_id: int):
+    _no_body(request)
     emergency.emergency_decline(reader=request.auth, request_id=request_id)
     return events.emergency_dict(access_emergency(request.auth, request_id))
 

@@ -82,9 +82,9 @@ UNDOCUMENTED: dict[tuple[str, str], str] = {}
 ON_SQLITE = connection.vendor == "sqlite"
 #
 # Invalid input answered 200 instead of 400, so the fuzz leaves out Schemathesis's
-# negative_data_rejection check:
-# F4: the body of emergency cancel/accept/decline is `Empty | None`, yet any JSON (an
-# integer, a string, an array) passes.
+# negative_data_rejection check (the query case of F7 is still open):
+# F4 (fixed): emergency cancel/accept/decline took any JSON body (an integer, a string, an
+# array); now a body other than nothing, {} or null is refused with 400.
 # F7: Pydantic's lax mode coerces what the schema's types refuse. JSON bodies are strict now
 # (StrictInt, StrictBool in chat/schemas.py: "yes" or "3" get 400); a query string's
 # numbers still are coerced ("0.0" for an integer).
@@ -183,7 +183,6 @@ def test_the_api_keeps_its_documented_contract(case, data, fuzz_world, persona):
 
 HUGE_ID = 10**27
 NUL_TEXT = "Three\x00of Cups"
-F4 = pytest.mark.xfail(strict=True, reason="F4: any JSON body is accepted")
 F7 = pytest.mark.xfail(strict=True, reason="F7: a query string is coerced leniently")
 
 
@@ -242,21 +241,18 @@ def test_a_former_finding_answers_inside_the_schema(fuzz_world, persona, operati
             "POST /api/emergencies/{request_id}/cancel",
             {"body": 7},
             id="F4-cancel",
-            marks=F4,
         ),
         pytest.param(
             "reader",
             "POST /api/emergencies/{request_id}/accept",
             {"body": []},
             id="F4-accept",
-            marks=F4,
         ),
         pytest.param(
             "reader",
             "POST /api/emergencies/{request_id}/decline",
             {"body": "x"},
             id="F4-decline",
-            marks=F4,
         ),
         pytest.param(
             "reader",
