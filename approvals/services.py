@@ -54,6 +54,24 @@ def _already_decided(item: MessageReview | ReaderApplication | PrivilegedChange)
     )
 
 
+def _pending_locked(model, pk: int, not_found: str):
+    """The row, locked (no joins: see _already_decided), if nobody decided it yet."""
+    item = model.objects.select_for_update().filter(pk=pk).first()
+    if item is None:
+        raise NotFound(not_found)
+    if not item.is_pending:
+        raise _already_decided(item)
+    return item
+
+
+def _decision_record(item, decider: User, *, approve: bool, reason: str) -> None:
+    item.status = Decision.APPROVED if approve else Decision.REJECTED
+    item.decided_by = decider
+    item.decided_at = timezone.now()
+    item.reason = reason
+    item.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+
+
 def _queue_count_event(review_id: int, status: str):
     return lambda: events.queue_changed_event(review_id, status, reviews_pending_count())
 
@@ -87,19 +105,11 @@ def _review_decide(
         raise Forbidden("Only monitors and admins review messages.", code="NOT_A_REVIEWER")
     reason = _reason(reason, required=not approve)
     with transaction.atomic():
-        review = MessageReview.objects.select_for_update().filter(pk=review_id).first()
-        if review is None:
-            raise NotFound("No such review.")
-        if not review.is_pending:
-            raise _already_decided(review)
+        review = _pending_locked(MessageReview, review_id, "No such review.")
         # Chat releases or withholds the message and tells the session (MESSAGE_GONE if its
         # sender deleted it meanwhile); the decision is recorded here.
         message = held_message_settle(message_id=review.message_id, release=approve, reason=reason)
-        review.status = Decision.APPROVED if approve else Decision.REJECTED
-        review.decided_by = reviewer
-        review.decided_at = timezone.now()
-        review.reason = reason
-        review.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        _decision_record(review, reviewer, approve=approve, reason=reason)
         review.message = message
         audit_event(
             actor=reviewer,
@@ -141,19 +151,9 @@ def _application_decide(
         raise Forbidden("Only admins decide reader applications.", code="NOT_AN_ADMIN")
     reason = _reason(reason, required=not approve)
     with transaction.atomic():
-        application = (
-            ReaderApplication.objects.select_for_update().filter(pk=application_id).first()
-        )
-        if application is None:
-            raise NotFound("No such application.")
-        if not application.is_pending:
-            raise _already_decided(application)
-        application.status = Decision.APPROVED if approve else Decision.REJECTED
+        application = _pending_locked(ReaderApplication, application_id, "No such application.")
+        _decision_record(application, admin, approve=approve, reason=reason)
         User.objects.filter(pk=application.user_id).update(reader_approved=approve)
-        application.decided_by = admin
-        application.decided_at = timezone.now()
-        application.reason = reason
-        application.save(update_fields=["status", "decided_by", "decided_at", "reason"])
         audit_event(
             actor=admin,
             action=AccessEvent.Action.APPROVAL,
@@ -289,21 +289,13 @@ def _change_decide(
         raise Forbidden("Only a super admin decides privileged changes.", code="NOT_A_SUPER_ADMIN")
     reason = _reason(reason, required=not approve)
     with transaction.atomic():
-        change = PrivilegedChange.objects.select_for_update().filter(pk=change_id).first()
-        if change is None:
-            raise NotFound("No such request.")
-        if not change.is_pending:
-            raise _already_decided(change)
+        change = _pending_locked(PrivilegedChange, change_id, "No such request.")
         if change.requested_by_id == approver.pk:
             raise Forbidden(
                 "A different super admin must decide a change you asked for.",
                 code="SAME_PERSON",
             )
-        change.status = Decision.APPROVED if approve else Decision.REJECTED
-        change.decided_by = approver
-        change.decided_at = timezone.now()
-        change.reason = reason
-        change.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        _decision_record(change, approver, approve=approve, reason=reason)
         audit_event(
             actor=approver,
             action=AccessEvent.Action.APPROVAL,
