@@ -4,12 +4,26 @@ from pathlib import Path
 
 from django.conf import settings
 
-from audio.processing import voice_note_transcode
+from audio.processing import VoiceRendition, voice_note_transcode
 from chat.attachments import AttachmentDraft, attachment_precheck, attachment_send
 from chat.models import Attachment, ChatSession, Message
 from samia_chat.consent import has_voice_consent
 from samia_chat.errors import Forbidden
 from samia_chat.models import User
+
+
+def voice_note_draft(
+    rendition: VoiceRendition, *, name: str, path: Path | None = None
+) -> AttachmentDraft:
+    """The draft of a transcoded voice note: its rendition, true duration and waveform."""
+    return AttachmentDraft(
+        path=path or rendition.path,
+        kind=Attachment.Kind.VOICE,
+        content_type=rendition.content_type,
+        name=name,
+        duration_ms=rendition.duration_ms,
+        waveform=rendition.waveform,
+    )
 
 
 def voice_note_send(
@@ -36,18 +50,10 @@ def voice_note_send(
         source, max_duration_ms=settings.CHAT["VOICE_MAX_SECONDS"] * 1000
     )
     try:
-        draft = AttachmentDraft(
-            path=rendition.path,
-            kind=Attachment.Kind.VOICE,
-            content_type=rendition.content_type,
-            name=f"voice-note-{client_msg_id}.m4a",
-            duration_ms=rendition.duration_ms,
-            waveform=rendition.waveform,
-        )
         return attachment_send(
             session=session,
             sender=sender,
-            draft=draft,
+            draft=voice_note_draft(rendition, name=f"voice-note-{client_msg_id}.m4a"),
             client_msg_id=client_msg_id,
             reply_to_id=reply_to_id,
         )

@@ -16,7 +16,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from chat.files import display_name, file_clean
+from chat.files import CleanFile, display_name, file_clean
 from chat.models import Attachment, ChatSession, DataExport, Message
 from chat.services import (
     client_msg_id_check,
@@ -57,6 +57,18 @@ class AttachmentDraft:
     waveform: list[int] | None = None
     width: int | None = None
     height: int | None = None
+
+    @classmethod
+    def of_clean_file(cls, clean: CleanFile, original_name: str, path: Path | None = None):
+        """The draft of a cleaned image or document, offered under its sender's name."""
+        return cls(
+            path=path or clean.path,
+            kind=clean.kind,
+            content_type=clean.content_type,
+            name=display_name(original_name, clean.extension),
+            width=clean.width,
+            height=clean.height,
+        )
 
 
 FILE_KINDS = frozenset({Message.Kind.IMAGE, Message.Kind.FILE})
@@ -217,18 +229,10 @@ def file_send(
     clean = file_clean(source, original_name=original_name)
     try:
         attachment_precheck(session=session, sender=sender, kind=clean.kind)
-        draft = AttachmentDraft(
-            path=clean.path,
-            kind=clean.kind,
-            content_type=clean.content_type,
-            name=display_name(original_name, clean.extension),
-            width=clean.width,
-            height=clean.height,
-        )
         return attachment_send(
             session=session,
             sender=sender,
-            draft=draft,
+            draft=AttachmentDraft.of_clean_file(clean, original_name),
             client_msg_id=client_msg_id,
             reply_to_id=reply_to_id,
         )

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audio.processing import voice_note_transcode
+from audio.services import voice_note_draft
 from chat.attachments import AttachmentDraft
-from chat.files import display_name, file_clean
+from chat.files import file_clean
 from samia_chat.errors import ServiceError
 from samia_chat.filecrypt import StoredFile
 from samia_chat.legacy.rules import file_resolve
@@ -108,26 +109,11 @@ class LegacyFiles:
             except ServiceError as exc:
                 raise FileProblem("undecodable_audio", exc.message) from None
             shutil.move(rendition.path, target)
-            draft = AttachmentDraft(
-                path=target,
-                kind="voice",
-                content_type=rendition.content_type,
-                name=f"voice-note-{digest[:12]}.m4a",
-                duration_ms=rendition.duration_ms,
-                waveform=rendition.waveform,
-            )
-            return Processed(draft, digest)
+            name = f"voice-note-{digest[:12]}.m4a"
+            return Processed(voice_note_draft(rendition, name=name, path=target), digest)
         try:
             clean = file_clean(path, original_name=name or path.name)
         except ServiceError as exc:
             raise FileProblem("undecodable_file", exc.message) from None
         shutil.move(clean.path, target)
-        draft = AttachmentDraft(
-            path=target,
-            kind=clean.kind,
-            content_type=clean.content_type,
-            name=display_name(name or path.name, clean.extension),
-            width=clean.width,
-            height=clean.height,
-        )
-        return Processed(draft, digest)
+        return Processed(AttachmentDraft.of_clean_file(clean, name or path.name, target), digest)
