@@ -48,12 +48,6 @@ class Report:
             self.rows[table]["merged"] += 1
         self.merges.append((table, legacy_id, into))
 
-    def used(self, table: str, legacy_id: str) -> None:
-        self.rows[table]["used"] += 1
-
-    def skip(self, table: str, legacy_id: str, reason: str) -> None:
-        self.rows[table]["skipped"] += 1
-
     def anomaly(
         self, kind: str, table: str, legacy_id: str, detail: str, *, dropped: bool = False
     ) -> None:

@@ -97,4 +97,3 @@ class Plan:
     people: dict[str, Person]
     conversations: dict[str, Conversation]
     voice_files: dict[str, list[str]]  # legacy message id -> voice_notes file paths
-    audit_tables: tuple[str, ...] = ("chat_audit_logs", "chat_monitoring")

@@ -51,14 +51,3 @@ class LegacySource:
             cursor.itersize = BATCH
             cursor.execute(query)
             yield from self.progress(cursor, table, total=total)
-
-    def fetch(self, table: str, column: str, values: list[Any]) -> list[dict[str, Any]]:
-        """The rows of `table` whose `column` is one of `values`."""
-        if not values or not self.has(table):
-            return []
-        with self.connection.cursor() as cursor:
-            query = sql.SQL("SELECT * FROM {} WHERE {} = ANY(%s)").format(
-                sql.Identifier(table), sql.Identifier(column)
-            )
-            cursor.execute(query, [values])
-            return cursor.fetchall()
