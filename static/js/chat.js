@@ -332,6 +332,21 @@
     return thread.catchingUp;
   }
 
+  // Catch-up brings the messages after the newest one held. A change to one already shown
+  // (a held note released or rejected, a deletion, a redaction) pushed while the socket was
+  // down comes back with the newest page instead.
+  async function refreshRecent() {
+    if (!thread) return;
+    const res = await api("GET", `/sessions/${thread.id}/messages?limit=100`);
+    if (!res.ok) return;
+    for (const m of res.data.messages) {
+      const known = thread.messages.get(m.id);
+      if (known && (known.status !== m.status || !!known.attachment !== !!m.attachment)) {
+        onMessageUpdated({ message: m });
+      }
+    }
+  }
+
   async function refreshInbox() {
     const res = await api("GET", "/sessions");
     if (!res.ok) return;
@@ -576,6 +591,7 @@
   }
 
   // --- wiring ------------------------------------------------------------------------------
+  let realtimeOpenedBefore = false;
   const realtime = new window.SamiaRealtime({
     url: (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/",
     onEvent: (ev) => { const h = handlers[ev.type]; if (h) h(ev); },
@@ -584,7 +600,13 @@
       document.body.dataset.realtime = "open";
       refreshInbox();
       if (thread && thread.readOnly) realtime.send({ type: "watch", session_id: thread.id });
-      if (thread) { catchUp(); flushOutbox(); }
+      if (thread) {
+        // The page's own data is fresh on the first connection; after a drop, it is not.
+        const reopened = realtimeOpenedBefore;
+        catchUp().then(() => { if (reopened) refreshRecent(); });
+        flushOutbox();
+      }
+      realtimeOpenedBefore = true;
       Emergency.catchUp();
       Approvals.refreshCount();
     },

@@ -192,3 +192,23 @@ def test_a_rejected_voice_note_tells_the_reader_why_and_stays_hidden_from_the_cl
     _quiet(client, reader)
     reader.screenshot(path=str(IMG / "approval-reader-rejected.png"))
     client.screenshot(path=str(IMG / "approval-client-rejected.png"))
+
+
+def test_a_note_released_while_the_client_was_offline_plays_once_they_are_back(sign_in, reading):
+    client = sign_in("layla", thread=reading)
+    reader = sign_in("noor", width=1024, thread=reading)
+    staff = sign_in("adam", width=1280, height=800)
+    _record_and_send(reader)
+    held = client.locator("#messages li.msg--theirs.msg--voice")
+    expect(held).to_contain_text("Voice note awaiting review")
+
+    client.context.set_offline(True)
+    client.wait_for_selector("#conn-banner:not([hidden])")
+    _run_action(_open_queue(staff), "approve_selected")
+    expect(reader.locator("#messages li.msg--mine .held-badge")).to_have_count(0)
+    client.context.set_offline(False)
+
+    # The release was pushed while the socket was down: the reconnect brings it back.
+    client.wait_for_selector("#conn-banner", state="hidden")
+    held.locator(".vp").wait_for()
+    expect(held.locator(".held--placeholder")).to_have_count(0)
