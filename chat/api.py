@@ -27,9 +27,10 @@ from chat.schemas import (
     StatusIn,
     UploadIn,
 )
+from chat.sending import text_message_post
 from samia_chat.api import ErrorOut
 from samia_chat.errors import Forbidden, Invalid
-from samia_chat.limits import message_rate_hit, upload_rate_hit
+from samia_chat.limits import upload_rate_hit
 from samia_chat.metrics import CATCH_UPS, MESSAGES_SENT, SEND_REPLAYS
 from samia_chat.models import User
 from samia_chat.uploads import uploaded_path
@@ -97,16 +98,13 @@ def message_list(request: HttpRequest, session_id: int, page: Query[PageParams])
 )
 def message_create(request: HttpRequest, session_id: int, payload: MessageIn):
     user = request.auth
-    access = access_session(user, session_id, write=True)
-    message_rate_hit(user.pk)
-    message, created = services.message_send(
-        session=access.session,
-        sender=user,
+    message, created = text_message_post(
+        user,
+        session_id,
         body=payload.body,
         client_msg_id=payload.client_msg_id,
         reply_to_id=payload.reply_to,
     )
-    (MESSAGES_SENT.labels(kind=message.kind) if created else SEND_REPLAYS).inc()
     return Status(201 if created else 200, message_dict(message, user))
 
 

@@ -1,7 +1,10 @@
 """The chat socket: one per browser tab, carrying events of all the user's sessions.
 
-The socket pushes; writes go over HTTP. Upward it carries only ephemeral signals (typing,
-ping) and, for staff, `watch` to follow a session they read without taking part.
+The socket pushes. Upward it carries ephemeral signals (typing, ping), for staff `watch`
+to follow a session they read without taking part, and `message.send`: a text message
+through the same code as the API's POST (chat.sending), answered on this socket with
+`message.sent` or an error frame naming the client_msg_id. Every other write, and the
+catch-up, go over HTTP.
 
 Close codes: 4401 not authenticated, 4408 too many frames, 4409 frame too large, 4429 too
 many open sockets for this user (the 4000 range mirrors 1008/1009, which an application may
@@ -10,17 +13,21 @@ Handshakes from a foreign Origin are refused before the consumer runs (HTTP 403)
 """
 
 import json
+import logging
 import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
+from redis.exceptions import RedisError
 
 from chat import events
 from chat.permissions import access_session
 from chat.presence import presence_connect, presence_disconnect, presence_refresh
 from chat.selectors import followed_session_ids, is_on_call
-from samia_chat.errors import ServiceError
+from chat.sending import message_send_frame_parse, text_message_post
+from samia_chat.errors import RateLimited, ServiceError
 from samia_chat.limits import rate_hit
 from samia_chat.metrics import DELIVERY_SECONDS, RATE_LIMITED, SOCKET_CLOSES, SOCKETS_OPEN
 from samia_chat.models import STAFF_ROLES, Role
@@ -33,6 +40,8 @@ from samia_chat.realtime import (
     session_group,
     user_group,
 )
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY_FRAMES = 4408
@@ -55,6 +64,11 @@ def _role_groups(user) -> set[str]:
     if user.role == Role.READER and is_on_call(user):
         return {ON_CALL_GROUP}
     return set()
+
+
+def _text_post(user, args: dict) -> tuple[dict, bool]:
+    message, created = text_message_post(user, **args)
+    return events.message_dict(message, user), created
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -113,9 +127,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for session_id in self.session_ids:
             await group_forward(session_group(session_id), event)
 
-    async def _error(self, code: str, message: str) -> None:
+    async def _error(self, code: str, message: str, **extra) -> None:
         await self.send(
-            text_data=json.dumps({"type": "error", "error": {"code": code, "message": message}})
+            text_data=json.dumps(
+                {"type": "error", "error": {"code": code, "message": message}, **extra}
+            )
         )
 
     def _over_frame_budget(self) -> bool:
@@ -153,8 +169,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._typing(data.get("session_id"))
         elif kind == "watch":
             await self._watch(data.get("session_id"))
+        elif kind == "message.send":
+            await self._message_send(data)
         else:
-            await self._error("UNKNOWN_TYPE", "Known types are 'ping', 'typing' and 'watch'.")
+            await self._error(
+                "UNKNOWN_TYPE", "Known types are 'ping', 'typing', 'watch' and 'message.send'."
+            )
 
     async def _ping(self) -> None:
         await database_sync_to_async(presence_refresh)(self.user.pk)
@@ -197,6 +217,28 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.watched_ids.add(session_id)
         await self.channel_layer.group_add(session_group(session_id), self.channel_name)
         await self.send(text_data=json.dumps({"type": "watching", "session_id": session_id}))
+
+    async def _message_send(self, frame: dict) -> None:
+        client_msg_id = frame.get("client_msg_id")
+        echo = {"client_msg_id": client_msg_id if isinstance(client_msg_id, str) else None}
+        try:
+            args = message_send_frame_parse(frame)
+            payload, created = await database_sync_to_async(_text_post)(self.user, args)
+        except RateLimited as exc:
+            await self._error(exc.code, exc.message, retry_after=exc.retry_after_seconds, **echo)
+            return
+        except ServiceError as exc:
+            await self._error(exc.code, exc.message, **echo)
+            return
+        except (DatabaseError, RedisError) as exc:
+            # As over HTTP (503): nothing was committed, the same client_msg_id may be retried.
+            logger.warning("socket send unavailable: %s: %s", type(exc).__name__, exc)
+            await self._error(
+                "UNAVAILABLE", "Temporarily unavailable. Please retry.", retry_after=1, **echo
+            )
+            return
+        reply = {"type": "message.sent", **echo, "created": created, "message": payload}
+        await self.send(text_data=json.dumps(reply))
 
     # --- group handlers: forward only ---------------------------------------------------
 

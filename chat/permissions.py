@@ -50,11 +50,9 @@ def access_session(
     if not user.is_authenticated:
         raise NotFound(NOT_FOUND)
     # Members are the hot path (every send): one query for membership and session.
-    membership = (
-        Membership.objects.select_related("session")
-        .filter(session_id=session_id, user=user)
-        .first()
-    )
+    # Unique per (session, user): no ORDER BY needed to pick one.
+    found = Membership.objects.select_related("session").filter(session_id=session_id, user=user)
+    membership = next(iter(found[:1]), None)
     if membership is not None:
         membership.user = user
         return SessionAccess(session=membership.session, membership=membership)

@@ -215,11 +215,19 @@ def client_msg_id_check(client_msg_id: str) -> None:
 
 
 def message_replay(*, session: ChatSession, sender: User, client_msg_id: str) -> Message | None:
-    """The message an earlier attempt of this send already made, if any."""
-    return (
-        Message.objects.select_related("sender", "attachment", "reply_to__sender")
-        .filter(session=session, sender=sender, client_msg_id=client_msg_id)
-        .first()
+    """The message an earlier attempt of this send already made, if any.
+
+    Asked on every send and almost always empty: a bare key lookup first (no ORDER BY, so
+    PostgreSQL takes the unique index rather than walking the session's messages), the
+    whole message only on a hit.
+    """
+    found = Message.objects.filter(
+        session=session, sender=sender, client_msg_id=client_msg_id
+    ).values_list("pk", flat=True)[:1]
+    if not found:
+        return None
+    return Message.objects.select_related("sender", "attachment", "reply_to__sender").get(
+        pk=found[0]
     )
 
 

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from samia_chat import tokens
 from samia_chat.accounts import login_check
 from samia_chat.audit import audit_event
-from samia_chat.errors import Invalid, RateLimited, ServiceError
+from samia_chat.errors import NUL_REFUSED, Invalid, RateLimited, ServiceError
 from samia_chat.models import AccessEvent
 
 logger = logging.getLogger(__name__)
@@ -38,9 +38,6 @@ def _nul_refuse(value) -> None:
     elif isinstance(value, list):
         for item in value:
             _nul_refuse(item)
-
-
-NUL_REFUSED = "Text may not contain NUL characters."
 
 
 class SamiaParser(Parser):

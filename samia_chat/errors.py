@@ -4,6 +4,9 @@ The API turns them into `{"error": {"code", "message"}}`; the socket into an err
 Services never build HTTP responses themselves.
 """
 
+# PostgreSQL cannot store a NUL character in text: every entrance refuses it with this.
+NUL_REFUSED = "Text may not contain NUL characters."
+
 
 class ServiceError(Exception):
     status = 400

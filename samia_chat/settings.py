@@ -175,7 +175,8 @@ if REDIS_URL:
         }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's backend with one pool and client per process (see redis_pool.py).
+            "BACKEND": "samia_chat.redis_pool.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "samia",
         }
@@ -358,7 +359,8 @@ CHAT = {
     ),
     "RATE_LOGIN_FAILURES": os.environ.get("RATE_LOGIN_FAILURES", "5/15m"),
     "RATE_SOCKET_FRAMES": os.environ.get("RATE_SOCKET_FRAMES", "30/10s"),
-    "WS_MAX_FRAME_BYTES": 8192,
+    # Room for the longest text message in a `message.send` frame (5,000 characters, JSON-escaped).
+    "WS_MAX_FRAME_BYTES": 32768,
     "PRESENCE_TTL_SECONDS": 90,
 }
 
