@@ -32,6 +32,7 @@ from bench.loadgen import (
     open_sockets,
     percentiles,
     sample_picker,
+    socket_fire,
     summarise,
 )
 from bench.seed import Person, seed_loners, seed_pairs
@@ -66,11 +67,14 @@ def db_check(keys: list[str]) -> dict:
     }
 
 
-async def wait_delivered(recorder: Recorder, timeout_s: float) -> None:
+async def wait_settled(recorder: Recorder, timeout_s: float) -> None:
+    """Until every send is answered and every acknowledged one delivered (or time is up)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         pending = [
-            s for s in recorder.samples.values() if s.status in (200, 201) and s.t_deliver is None
+            s
+            for s in recorder.samples.values()
+            if s.status is None or (s.status in (200, 201) and s.t_deliver is None)
         ]
         if not pending:
             return
@@ -104,7 +108,11 @@ async def http_probe(servers, pairs, stop: asyncio.Event, rate: float = 20.0) ->
     return {kind: percentiles(values) for kind, values in timings.items()}
 
 
-async def run_chat(servers, pairs, *, rate: float, duration_s: float, probe: bool) -> dict:
+async def run_chat(
+    servers, pairs, *, rate: float, duration_s: float, probe: bool, transport: str = "ws"
+) -> dict:
+    """Open-loop chat: sends as `message.send` frames on the sockets (`ws`, the default)
+    or as HTTP POSTs (`http`); deliveries are the pushes the other member's socket gets."""
     recorder = Recorder()
     people = [p for pair in pairs for p in pair]
     sockets = await open_sockets(people, [s.ws_url for s in servers], recorder=recorder)
@@ -112,8 +120,13 @@ async def run_chat(servers, pairs, *, rate: float, duration_s: float, probe: boo
     cpu_before = sum(s.cpu_seconds() for s in servers)
     stop = asyncio.Event()
     probe_task = asyncio.create_task(http_probe(servers, pairs, stop)) if probe else None
-    await open_loop(rate, duration_s, chat_fire(pairs, [s.url for s in servers], https, recorder))
-    await wait_delivered(recorder, timeout_s=5)
+    if transport == "ws":
+        fire = socket_fire(pairs, sockets, recorder)
+    else:
+        fire = chat_fire(pairs, [s.url for s in servers], https, recorder)
+    await open_loop(rate, duration_s, fire)
+    # As long as the HTTP client's own timeout: an unanswered frame counts as an error.
+    await wait_settled(recorder, timeout_s=30)
     stop.set()
     cpu_used = sum(s.cpu_seconds() for s in servers) - cpu_before
     probe_result = await probe_task if probe_task else None
@@ -227,7 +240,7 @@ async def run_floor(mode: str, pairs, *, rate: float, duration_s: float) -> dict
             )
 
         await open_loop(rate, duration_s, fire)
-        await wait_delivered(recorder, timeout_s=5)
+        await wait_settled(recorder, timeout_s=5)
         for task in readers:
             task.cancel()
         await close_sockets(sockets)
@@ -272,53 +285,21 @@ async def main_async(args) -> dict:
     print(f"seeding {n_sessions} sessions ({args.users} users)…", flush=True)
     pairs = await asyncio.to_thread(seed_pairs, n_sessions, prefix="chat")
 
-    one = stack.Server(port=9101, cpu=SERVER_CPU)
-    one.start()
-    try:
-        pin_self(LOADGEN_CPU)
-        print(f"W-chat: {args.users} users, {args.rate}/s for {args.duration}s…", flush=True)
-        chat = await run_chat([one], pairs, rate=args.rate, duration_s=args.duration, probe=True)
-        results["w_chat"] = chat
-        print("  ", {k: v for k, v in chat.items() if not k.startswith("_")}, flush=True)
-
-        print("baseline ladder…", flush=True)
-        floors = {}
-        for mode in ("b1", "b2", "b3"):
-            floors[mode] = await run_floor(
-                mode, pairs, rate=args.rate, duration_s=min(args.duration, 20)
-            )
-            print(
-                f"   {mode}: ack {floors[mode]['send_ack_ms']}, deliver {floors[mode]['send_deliver_ms']}",
-                flush=True,
-            )
-        results["floors"] = floors
-        results["ratios"] = {
-            "project_ack_p50_vs_b3": ratio(
-                chat["send_ack_ms"].get("p50"), floors["b3"]["send_ack_ms"].get("p50")
-            ),
-            "project_deliver_p50_vs_b3": ratio(
-                chat["send_deliver_ms"].get("p50"), floors["b3"]["send_deliver_ms"].get("p50")
-            ),
-            "b3_ack_p50_vs_b2": ratio(
-                floors["b3"]["send_ack_ms"].get("p50"), floors["b2"]["send_ack_ms"].get("p50")
-            ),
-            "b2_ack_p50_vs_b1": ratio(
-                floors["b2"]["send_ack_ms"].get("p50"), floors["b1"]["send_ack_ms"].get("p50")
-            ),
-        }
-
-        print("W-saturate, one process…", flush=True)
-        results["w_saturate_1"] = await run_saturation(
-            [one], pairs, rates=args.ladder, step_s=args.step
-        )
-    finally:
-        one.stop()
-
+    # W-chat runs as the box is deployed: one Daphne process per core behind the balancer
+    # (here, the load generator spreads sockets over both), PostgreSQL and Redis beside them.
     two = [stack.Server(port=9101, cpu=0), stack.Server(port=9102, cpu=1)]
     for server in two:
         server.start()
     try:
         unpin_self()
+        print(
+            f"W-chat: {args.users} users, {args.rate}/s for {args.duration}s, two processes…",
+            flush=True,
+        )
+        chat = await run_chat(two, pairs, rate=args.rate, duration_s=args.duration, probe=True)
+        chat["processes"] = len(two)
+        results["w_chat"] = chat
+        print("  ", {k: v for k, v in chat.items() if not k.startswith("_")}, flush=True)
         print("W-saturate, two processes…", flush=True)
         results["w_saturate_2"] = await run_saturation(
             two, pairs, rates=args.ladder, step_s=args.step
@@ -326,6 +307,43 @@ async def main_async(args) -> dict:
     finally:
         for server in two:
             server.stop()
+
+    pin_self(LOADGEN_CPU)
+    print("baseline ladder…", flush=True)
+    floors = {}
+    for mode in ("b1", "b2", "b3"):
+        floors[mode] = await run_floor(
+            mode, pairs, rate=args.rate, duration_s=min(args.duration, 20)
+        )
+        print(
+            f"   {mode}: ack {floors[mode]['send_ack_ms']}, deliver {floors[mode]['send_deliver_ms']}",
+            flush=True,
+        )
+    results["floors"] = floors
+    results["ratios"] = {
+        "project_ack_p50_vs_b3": ratio(
+            chat["send_ack_ms"].get("p50"), floors["b3"]["send_ack_ms"].get("p50")
+        ),
+        "project_deliver_p50_vs_b3": ratio(
+            chat["send_deliver_ms"].get("p50"), floors["b3"]["send_deliver_ms"].get("p50")
+        ),
+        "b3_ack_p50_vs_b2": ratio(
+            floors["b3"]["send_ack_ms"].get("p50"), floors["b2"]["send_ack_ms"].get("p50")
+        ),
+        "b2_ack_p50_vs_b1": ratio(
+            floors["b2"]["send_ack_ms"].get("p50"), floors["b1"]["send_ack_ms"].get("p50")
+        ),
+    }
+
+    one = stack.Server(port=9101, cpu=SERVER_CPU)
+    one.start()
+    try:
+        print("W-saturate, one process…", flush=True)
+        results["w_saturate_1"] = await run_saturation(
+            [one], pairs, rates=args.ladder, step_s=args.step
+        )
+    finally:
+        one.stop()
     results["ratios"]["two_vs_one_processes"] = ratio(
         results["w_saturate_2"]["max_sustained_per_s"],
         results["w_saturate_1"]["max_sustained_per_s"],
@@ -372,7 +390,7 @@ def main() -> None:
     parser.add_argument(
         "--ladder",
         type=lambda s: [int(x) for x in s.split(",")],
-        default=[50, 100, 150, 200, 300, 400, 600, 800, 1000],
+        default=[50, 75, 100, 150, 200, 250, 300, 400, 600, 800, 1000],
     )
     parser.add_argument("--siren-readers", type=int, default=200)
     parser.add_argument("--siren-requests", type=int, default=20)

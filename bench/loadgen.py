@@ -41,6 +41,9 @@ class Recorder:
 
     def on_frame(self, receiver_id: int, data: str, now: float) -> None:
         self.frames += 1
+        if '"message.sent"' in data or '"error"' in data:
+            self._on_reply(json.loads(data), now)
+            return
         if '"message.created"' not in data:
             self.other_events += 1
             return
@@ -52,6 +55,19 @@ class Recorder:
             self.duplicates += 1
         else:
             sample.t_deliver = now
+
+    def _on_reply(self, frame: dict, now: float) -> None:
+        """The answer to a `message.send` frame: the acknowledgement, or why not."""
+        sample = self.samples.get(frame.get("client_msg_id") or "")
+        if sample is None or sample.t_ack is not None:
+            self.other_events += 1
+            return
+        sample.t_ack = now
+        if frame["type"] == "message.sent":
+            sample.status = 201 if frame["created"] else 200
+            sample.msg_id = frame["message"]["id"]
+        else:
+            sample.status = frame["error"]["code"]
 
 
 @dataclass
@@ -203,6 +219,30 @@ def chat_fire(
     return fire
 
 
+def socket_fire(
+    pairs: list[tuple[Person, Person]], sockets: list[Socket], recorder: Recorder
+) -> Callable[[int, float], Awaitable]:
+    """Send each picked sample as a `message.send` frame on the sender's own socket; the
+    reader task records the `message.sent` answer as the acknowledgement."""
+    pick = sample_picker(pairs, recorder)
+    by_user = {sock.person.user_id: sock for sock in sockets}
+
+    async def fire(i: int, t_sched: float) -> None:
+        sender, sample = pick(t_sched)
+        frame = {
+            "type": "message.send",
+            "session_id": sample.session_id,
+            "body": BODY,
+            "client_msg_id": sample.key,
+        }
+        try:
+            await by_user[sender.user_id].ws.send(json.dumps(frame))
+        except Exception as exc:
+            sample.status = type(exc).__name__
+
+    return fire
+
+
 def percentiles(values_s: list[float]) -> dict[str, float | int]:
     """Milliseconds: count, p50, p95, p99, max, mean."""
     if not values_s:
@@ -229,7 +269,8 @@ def summarise(recorder: Recorder, offered_rate: float) -> dict:
     errors: dict[str, int] = {}
     for s in samples:
         if s.status not in (200, 201):
-            errors[str(s.status)] = errors.get(str(s.status), 0) + 1
+            reason = "unanswered" if s.status is None else str(s.status)
+            errors[reason] = errors.get(reason, 0) + 1
     span = 0.0
     if delivered:
         span = max(s.t_deliver for s in delivered) - min(s.t_sched for s in samples)

@@ -173,6 +173,7 @@ def write_report(results: dict, deliver_samples_ms: list[float], json_path: Path
         _plot(deliver_samples_ms, floors, PLOT)
 
     ack, dlv = chat["send_ack_ms"], chat["send_deliver_ms"]
+    best_sustained = max(sat1["max_sustained_per_s"], sat2["max_sustained_per_s"])
     http_p95 = max(http.get("inbox", {}).get("p95", 0), http.get("messages", {}).get("p95", 0))
     rows = [
         (
@@ -200,10 +201,11 @@ def write_report(results: dict, deliver_samples_ms: list[float], json_path: Path
             _verdict(dlv.get("p99", 1e9) <= 50),
         ),
         (
-            "W-saturate (one process)",
+            "W-saturate (the box)",
             "≥ 1,000 msg/s",
-            f"{sat1['max_sustained_per_s']} msg/s",
-            _verdict(sat1["max_sustained_per_s"] >= 1000),
+            f"{best_sustained} msg/s ({sat2['max_sustained_per_s']} on two processes,"
+            f" {sat1['max_sustained_per_s']} on one)",
+            _verdict(best_sustained >= 1000),
         ),
         (
             "W-idle",
@@ -263,9 +265,12 @@ def write_report(results: dict, deliver_samples_ms: list[float], json_path: Path
     DOC.write_text(f"""# Performance
 
 Figures from one real run of the harness (`make bench`) on this project's 2-core machine:
-`{json_path.relative_to(ROOT)}`. The server is pinned to core 0 and the load generator to
-core 1 (two-process runs use both cores for servers). Load is open-loop: sends start at a
-fixed rate whatever the server does, and latency is measured from the *intended* send time.
+`{json_path.relative_to(ROOT)}`. W-chat and the two-process ladder run two Daphne
+processes, one per core, as the box is deployed (the load generator shares the cores);
+one-process runs pin the server to core 0 and the load generator to core 1. Messages are
+sent as `message.send` frames on each sender's socket (the same code path as the API's POST)
+and acknowledged by `message.sent`. Load is open-loop: sends start at a fixed rate whatever
+the server does, and latency is measured from the *intended* send time.
 Absolute times on a shared machine drift; the baseline rungs below were measured in the same
 run with the same sockets, payload and offered rate, so ratios are the steadier figures.
 
@@ -281,7 +286,8 @@ Versions: {versions}.
 
 ## W-chat in detail
 
-{chat["connections"]} authenticated sockets in {chat["connections"] // 2} two-person sessions,
+{chat["connections"]} authenticated sockets in {chat["connections"] // 2} two-person sessions
+on {chat.get("processes", 1)} Daphne process(es),
 {chat["offered_per_s"]} messages/s offered for {chat["duration_s"]} s: {chat["sent"]} sent,
 {chat["acked"]} acknowledged, {chat["delivered"]} delivered by push
 ({chat["deliveries_per_s"]} deliveries/s), errors {json.dumps(chat["errors"]) or "{}"}.

@@ -30,7 +30,7 @@ def test_a_bearer_socket_without_origin_connects_and_pongs(daphne_server, token)
 
 def test_an_oversized_frame_closes_with_4409(daphne_server, token):
     with _ws(daphne_server, token) as ws:
-        ws.send(json.dumps({"type": "typing", "pad": "x" * 10_000}))
+        ws.send(json.dumps({"type": "typing", "pad": "x" * 40_000}))
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=5)
     assert closed.value.rcvd.code == 4409
