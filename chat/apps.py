@@ -20,6 +20,12 @@ class ChatConfig(AppConfig):
         # chat without importing it: a reader who signs out stops taking emergency calls.
         user_logged_out.connect(_off_call_on_logout, dispatch_uid="chat-off-call-on-logout")
 
+        from prometheus_client import REGISTRY
+
+        from chat.metrics import EmergencyCollector
+
+        REGISTRY.register(EmergencyCollector())
+
 
 def _off_call_on_logout(sender, request, user, **kwargs) -> None:
     from chat.emergency import on_call_set

@@ -1,7 +1,8 @@
 """Prometheus metrics of one server process, served at /metrics.
 
 Each Daphne process keeps its own registry: scrape every process directly (see
-docs/deploy.md), not through the load balancer.
+docs/deploy.md), not through the load balancer. Apps add figures they read from the
+database at scrape time (approvals: the queue; chat.metrics: emergencies).
 """
 
 from django.http import HttpRequest, HttpResponse

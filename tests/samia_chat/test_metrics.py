@@ -61,3 +61,27 @@ def test_the_approval_queue_length_is_read_at_scrape_time(reading, reader_user, 
     message_send(session=reading, sender=reader_user, body="Held", client_msg_id="q1")
 
     assert _value(_metrics(), "samia_approval_queue") == 1
+
+
+def test_open_emergencies_and_escalations_are_read_from_the_database(client_user, outsider):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat import emergency
+
+    start = timezone.now()
+    emergency.emergency_request_open(client=client_user, reason="Please, now.", now=start)
+    emergency.emergency_request_open(client=outsider, reason="Tonight.", now=start)
+    before = _metrics()
+    assert _value(before, 'samia_emergencies_open{step="readers"}') == 2
+    assert _value(before, 'samia_emergency_escalations_total{to="staff"}') == 0
+
+    assert emergency.emergency_steps_apply(now=start + timedelta(seconds=30)) == 2
+    assert emergency.emergency_steps_apply(now=start + timedelta(seconds=60)) == 2
+
+    after = _metrics()
+    assert _value(after, 'samia_emergencies_open{step="readers"}') == 0
+    assert _value(after, 'samia_emergencies_open{step="super_admins"}') == 2
+    assert _value(after, 'samia_emergency_escalations_total{to="staff"}') == 2
+    assert _value(after, 'samia_emergency_escalations_total{to="super_admins"}') == 2
