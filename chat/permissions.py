@@ -40,18 +40,23 @@ def access_session(
     session_id: int,
     *,
     write: bool = False,
+    lock: bool = False,
     request: HttpRequest | None = None,
 ) -> SessionAccess:
     """Return the session and the caller's membership, or raise.
 
     `write=True` means taking part (sending, marking read): members only. A staff read of
-    a session they are not in is recorded as an access event.
+    a session they are not in is recorded as an access event. `lock=True` (with `write`,
+    inside a transaction) also locks the session row, in the same query, for a write that
+    must be ordered within the session.
     """
     if not user.is_authenticated:
         raise NotFound(NOT_FOUND)
     # Members are the hot path (every send): one query for membership and session.
     # Unique per (session, user): no ORDER BY needed to pick one.
     found = Membership.objects.select_related("session").filter(session_id=session_id, user=user)
+    if lock:
+        found = found.select_for_update(of=("session",))
     membership = next(iter(found[:1]), None)
     if membership is not None:
         membership.user = user

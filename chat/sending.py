@@ -5,6 +5,8 @@ come here, so the membership check, the per-user rate limit, idempotency and the
 are the same whichever way a message arrives.
 """
 
+from django.db import transaction
+
 from chat import services
 from chat.models import Message
 from chat.permissions import access_session
@@ -24,15 +26,19 @@ def text_message_post(
 ) -> tuple[Message, bool]:
     """Send `body` into the session as `user`. Returns (message, created); a retry with the
     same client_msg_id returns the first attempt's message with created=False."""
-    access = access_session(user, session_id, write=True)
+    # Counted before the transaction: the session lock is not held over a Redis round trip.
     message_rate_hit(user.pk)
-    message, created = services.message_send(
-        session=access.session,
-        sender=user,
-        body=body,
-        client_msg_id=client_msg_id,
-        reply_to_id=reply_to_id,
-    )
+    with transaction.atomic():
+        # The access check and the session lock in one query.
+        access = access_session(user, session_id, write=True, lock=True)
+        message, created = services.message_send(
+            session=access.session,
+            sender=user,
+            body=body,
+            client_msg_id=client_msg_id,
+            reply_to_id=reply_to_id,
+            session_locked=True,
+        )
     (MESSAGES_SENT.labels(kind=message.kind) if created else SEND_REPLAYS).inc()
     return message, created
 

@@ -250,16 +250,19 @@ def message_send(
     body: str,
     client_msg_id: str,
     reply_to_id: int | None = None,
+    session_locked: bool = False,
 ) -> tuple[Message, bool]:
     """Send a text message. Returns (message, created).
 
     Idempotent on (session, sender, client_msg_id): a retry returns the message the first
     attempt made, with created=False, and broadcasts nothing. The session row is locked,
-    which serialises sends per session so ids follow commit order.
+    which serialises sends per session so ids follow commit order (`session_locked`: the
+    caller's transaction already holds that lock on the row `session` was read from).
     """
     client_msg_id_check(client_msg_id)
     body = _validate_text(body)
-    session = session_row_lock(session.pk)
+    if not session_locked:
+        session = session_row_lock(session.pk)
     existing = message_replay(session=session, sender=sender, client_msg_id=client_msg_id)
     if existing is not None:
         if existing.body != body and not existing.is_tombstone:
