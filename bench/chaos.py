@@ -4,383 +4,35 @@ every message the server acknowledged reaches every member exactly once after th
 catches up, in the same order for everyone; nothing is shown that was not committed; a
 retried send creates no second row.
 
-The clients here follow the documented protocol (docs/api.md): reconnect with jittered
-backoff (to any server), catch up from the last id held, dedupe by id, and catch up at once
-when `previous_id` shows a missed push. Senders retry with the same client_msg_id until
-acknowledged.
+The clients (bench/chaos_clients.py) follow the documented protocol (docs/api.md):
+reconnect with jittered backoff (to any server), catch up from the last id held, dedupe by
+id, and catch up at once when `previous_id` shows a missed push. About half the sends go as
+`message.send` frames on the sender's socket, the rest as HTTP POSTs; every send is retried
+with the same client_msg_id (over HTTP after a socket attempt fails) until acknowledged.
 
 `python -m bench.chaos` runs every scenario against a private Redis and two Daphne
-processes on the bench database; tests/chaos runs a short version in CI.
+processes on the bench database (a private PostgreSQL cluster when this machine can make
+one); tests/chaos runs a short version in CI. Each scenario prints one `ok` or `FAILED` line.
 """
 
 import asyncio
-import json
+import math
 import os
 import random
 import signal
-import subprocess
 import time
-import uuid
 from dataclasses import dataclass, field
 
-import aiohttp
-from websockets.asyncio.client import connect
-from websockets.exceptions import WebSocketException
+from bench.chaos_attacks import Overload, flood_and_storm, stuck_reader
+from bench.chaos_clients import Traffic
+from bench.chaos_services import PrivatePostgres, PrivateRedis, db_reader
+from bench.chaos_traffic import run_traffic
 
-from bench.seed import Person
-
-
-class PrivateRedis:
-    """A redis-server of our own, so that killing it harms nothing else on the machine."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        import redis
-
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis(port=self.port).ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def pause(self) -> None:
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.proc.send_signal(signal.SIGCONT)
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of our own (Debian's pg_createcluster), to restart at will."""
-
-    def __init__(self, port: int, name: str = "samia-chaos") -> None:
-        self.port, self.name = port, name
-        self.version = (
-            sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else ""
-        )
-
-    @staticmethod
-    def available() -> bool:
-        import shutil
-
-        return bool(shutil.which("pg_createcluster")) and os.geteuid() == 0
-
-    @property
-    def admin_url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _ctl(self, action: str, *extra: str) -> None:
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name, action, *extra],
-            check=True,
-            capture_output=True,
-        )
-
-    def start(self) -> None:
-        clusters = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
-        if not any(line.split()[1:2] == [self.name] for line in clusters.splitlines()):
-            subprocess.run(
-                [
-                    "pg_createcluster",
-                    self.version,
-                    self.name,
-                    "-p",
-                    str(self.port),
-                    "--",
-                    "--auth=trust",
-                ],
-                check=True,
-                capture_output=True,
-            )
-        if f"{self.port} online" not in " ".join(clusters.split()):
-            self._ctl("start")
-
-    def restart(self) -> None:
-        self._ctl("restart", "-m", "fast")
-
-
-@dataclass
-class Member:
-    person: Person
-    bases: list[str]
-    seen: list[int] = field(default_factory=list)
-    seen_set: set[int] = field(default_factory=set)
-    order_violations: int = 0
-    reconnects: int = 0
-    catch_ups: int = 0
-    ws: object = None  # the open socket, so a fault can cut it
-    cut_until: float = 0.0  # no reconnect before this time (a network cut)
-
-    @property
-    def last_id(self) -> int:
-        return self.seen[-1] if self.seen else 0
-
-    def add(self, message: dict) -> None:
-        mid = message["id"]
-        if mid in self.seen_set:
-            return  # the same message by push and by catch-up: shown once
-        if mid < self.last_id:
-            self.order_violations += 1
-        self.seen.append(mid)
-        self.seen_set.add(mid)
-
-
-async def catch_up(http: aiohttp.ClientSession, member: Member, base: str) -> None:
-    member.catch_ups += 1
-    headers = {"Authorization": f"Bearer {member.person.token}"}
-    while True:
-        url = f"{base}/api/sessions/{member.person.session_id}/messages?after={member.last_id}&limit=100"
-        async with http.get(url, headers=headers) as response:
-            if response.status != 200:
-                raise ConnectionError(f"catch-up answered {response.status}")
-            page = await response.json()
-        for message in page["messages"]:
-            member.add(message)
-        if not page["has_more"]:
-            return
-
-
-async def follow(member: Member, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
-    """Keep one member's view complete, whatever happens to servers and Redis."""
-    rng = random.Random(member.person.user_id)
-    attempt = 0
-    while not stop.is_set():
-        if time.monotonic() < member.cut_until:
-            await asyncio.sleep(member.cut_until - time.monotonic())
-        base = member.bases[(member.person.user_id + attempt) % len(member.bases)]
-        ws_url = base.replace("http://", "ws://") + "/ws/"
-        try:
-            async with connect(
-                ws_url,
-                additional_headers={"Authorization": f"Bearer {member.person.token}"},
-                open_timeout=5,
-                ping_interval=None,
-                compression=None,
-            ) as ws:
-                member.ws = ws
-                await catch_up(http, member, base)
-                attempt = 0
-                while not stop.is_set():
-                    try:
-                        frame = await asyncio.wait_for(ws.recv(), 0.5)
-                    except TimeoutError:
-                        continue
-                    event = json.loads(frame)
-                    if event.get("type") != "message.created":
-                        continue
-                    message = event["message"]
-                    if message["session_id"] != member.person.session_id:
-                        continue
-                    previous = event.get("previous_id")
-                    if previous and previous != member.last_id and previous > member.last_id:
-                        await catch_up(http, member, base)  # a push went missing
-                    member.add(message)
-        except (OSError, WebSocketException, ConnectionError, TimeoutError, aiohttp.ClientError):
-            member.reconnects += 1
-            attempt += 1
-            ceiling = min(2.0, 0.1 * 2 ** min(attempt, 5))
-            await asyncio.sleep(ceiling / 2 + rng.random() * ceiling / 2)
-
-
-@dataclass
-class Send:
-    key: str
-    sender: Person
-    acked_id: int | None = None
-    attempts: int = 0
-    statuses: list = field(default_factory=list)
-
-
-async def send_until_acked(
-    http: aiohttp.ClientSession, bases: list[str], send: Send, *, give_up_s: float, copies: int = 1
-) -> None:
-    """POST with one client_msg_id, retrying on any failure; `copies` sends it that many times."""
-    deadline = time.monotonic() + give_up_s
-    rng = random.Random(send.key)
-    body = {"kind": "text", "body": f"chaos {send.key}", "client_msg_id": send.key}
-    headers = {"Authorization": f"Bearer {send.sender.token}"}
-    delivered_copies = 0
-    while time.monotonic() < deadline and delivered_copies < copies:
-        base = bases[(send.attempts + rng.randrange(len(bases))) % len(bases)]
-        send.attempts += 1
-        try:
-            async with http.post(
-                f"{base}/api/sessions/{send.sender.session_id}/messages", json=body, headers=headers
-            ) as response:
-                send.statuses.append(response.status)
-                if response.status in (200, 201):
-                    message_id = (await response.json())["id"]
-                    if send.acked_id not in (None, message_id):
-                        raise AssertionError("a retry was acknowledged as a different message")
-                    send.acked_id = message_id
-                    delivered_copies += 1
-                    continue
-        except (OSError, aiohttp.ClientError, TimeoutError) as exc:
-            send.statuses.append(type(exc).__name__)
-        await asyncio.sleep(0.1 + rng.random() * 0.3)
-
-
-@dataclass
-class Outcome:
-    scenario: str
-    sent: int
-    acked: int
-    members: int
-    reconnects: int
-    catch_ups: int
-    problems: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-async def run_traffic(
-    pairs: list[tuple[Person, Person]],
-    bases: list[str],
-    *,
-    scenario: str,
-    duration_s: float,
-    rate: float,
-    fault,
-    copies: int = 1,
-    burst: int = 1,
-    db_messages,
-) -> Outcome:
-    """Drive traffic while `fault(t)` runs, then check the invariant against the database.
-
-    `db_messages(session_id) -> list[(id, client_msg_id)]` reads the database (committed rows).
-    """
-    members = [Member(p, bases) for pair in pairs for p in pair]
-    stop = asyncio.Event()
-    if getattr(fault, "needs_members", False):
-        fault = fault(members)
-    timeout = aiohttp.ClientTimeout(total=5)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
-        followers = [asyncio.create_task(follow(m, http, stop)) for m in members]
-        await asyncio.sleep(1.0)
-        sends: list[Send] = []
-        rng = random.Random(11)
-        fault_task = asyncio.create_task(fault())
-        tasks = []
-        t0 = time.monotonic()
-        i = 0
-        while time.monotonic() - t0 < duration_s:
-            a, b = pairs[rng.randrange(len(pairs))]
-            for _ in range(burst):  # `burst` sends into one session at the same instant
-                send = Send(uuid.uuid4().hex, a if i % 2 else b)
-                sends.append(send)
-                tasks.append(
-                    asyncio.create_task(
-                        send_until_acked(http, bases, send, give_up_s=30, copies=copies)
-                    )
-                )
-                i += 1
-            await asyncio.sleep(burst / rate)
-        await asyncio.gather(*tasks)
-        await fault_task
-        # Let every client settle, then one last catch-up each (what a client does on focus).
-        await asyncio.sleep(2.0)
-        stop.set()
-        await asyncio.gather(*followers)
-        for member in members:
-            for _ in range(20):
-                try:
-                    await catch_up(http, member, bases[0])
-                    break
-                except (OSError, aiohttp.ClientError, ConnectionError, TimeoutError):
-                    await asyncio.sleep(0.5)
-
-    problems: list[str] = []
-    by_session: dict[int, list[Member]] = {}
-    for member in members:
-        by_session.setdefault(member.person.session_id, []).append(member)
-        if member.order_violations:
-            problems.append(
-                f"member {member.person.username} saw {member.order_violations} out of order"
-            )
-    acked = {s.key: s.acked_id for s in sends if s.acked_id is not None}
-    for session_id, session_members in by_session.items():
-        rows = db_messages(session_id)
-        db_ids = [row_id for row_id, _ in rows]
-        keys = [key for _, key in rows if key]
-        if len(keys) != len(set(keys)):
-            problems.append(f"session {session_id}: duplicate rows for one client_msg_id")
-        for member in session_members:
-            if member.seen != db_ids:
-                missing = set(db_ids) - member.seen_set
-                extra = member.seen_set - set(db_ids)
-                problems.append(
-                    f"session {session_id} member {member.person.username}: view differs from the"
-                    f" database (missing {len(missing)}, not committed {len(extra)})"
-                )
-        session_keys = set(keys)
-        for send in sends:
-            if (
-                send.sender.session_id == session_id
-                and send.key in acked
-                and send.key not in session_keys
-            ):
-                problems.append(f"acked message {send.key} is not in the database")
-    return Outcome(
-        scenario=scenario,
-        sent=len(sends),
-        acked=len(acked),
-        members=len(members),
-        reconnects=sum(m.reconnects for m in members),
-        catch_ups=sum(m.catch_ups for m in members),
-        problems=problems,
-    )
-
-
-def db_reader(database_url: str):
-    import psycopg
-
-    def read(session_id: int) -> list[tuple[int, str | None]]:
-        with psycopg.connect(database_url) as conn:
-            return conn.execute(
-                "SELECT id, client_msg_id FROM chat_message WHERE session_id = %s ORDER BY id",
-                (session_id,),
-            ).fetchall()
-
-    return read
-
-
-# --- scenarios: each returns the coroutine factory that injects the fault ---------------------
+# --- faults: each returns `async fault(traffic)`, run while the traffic flows -----------------
 
 
 def redis_restart(redis: PrivateRedis, *, at_s: float = 2.0, down_s: float = 1.0):
-    async def fault() -> None:
+    async def fault(_t: Traffic) -> None:
         await asyncio.sleep(at_s)
         redis.stop()
         await asyncio.sleep(down_s)
@@ -390,7 +42,7 @@ def redis_restart(redis: PrivateRedis, *, at_s: float = 2.0, down_s: float = 1.0
 
 
 def redis_pause(redis: PrivateRedis, *, at_s: float = 2.0, paused_s: float = 5.0):
-    async def fault() -> None:
+    async def fault(_t: Traffic) -> None:
         await asyncio.sleep(at_s)
         redis.pause()
         await asyncio.sleep(paused_s)
@@ -402,7 +54,7 @@ def redis_pause(redis: PrivateRedis, *, at_s: float = 2.0, paused_s: float = 5.0
 def server_kill_and_roll(servers, *, at_s: float = 2.0):
     """SIGKILL one server, bring it back; then roll the other with SIGTERM."""
 
-    async def fault() -> None:
+    async def fault(_t: Traffic) -> None:
         await asyncio.sleep(at_s)
         servers[0].stop(signal.SIGKILL)
         await asyncio.sleep(1.0)
@@ -415,7 +67,7 @@ def server_kill_and_roll(servers, *, at_s: float = 2.0):
 
 
 def postgres_restart(pg: PrivatePostgres, *, at_s: float = 2.0):
-    async def fault() -> None:
+    async def fault(_t: Traffic) -> None:
         await asyncio.sleep(at_s)
         await asyncio.to_thread(pg.restart)
 
@@ -425,26 +77,29 @@ def postgres_restart(pg: PrivatePostgres, *, at_s: float = 2.0):
 def connections_cut(share: float = 0.2, *, at_s: float = 2.0, cut_s: float = 3.0):
     """Drop `share` of the clients' connections without a close frame; no reconnect for cut_s."""
 
-    def bind(members: list[Member]):
-        async def fault() -> None:
-            await asyncio.sleep(at_s)
-            victims = random.Random(5).sample(members, max(1, int(len(members) * share)))
-            for member in victims:
-                member.cut_until = time.monotonic() + cut_s
-                if member.ws is not None:
-                    member.ws.transport.abort()
+    async def fault(t: Traffic) -> None:
+        await asyncio.sleep(at_s)
+        victims = random.Random(5).sample(t.members, max(1, int(len(t.members) * share)))
+        for member in victims:
+            member.cut_until = time.monotonic() + cut_s
+            if member.ws is not None:
+                member.ws.transport.abort()
 
-        return fault
-
-    bind.needs_members = True
-    return bind
+    return fault
 
 
 def no_fault():
-    async def fault() -> None:
+    async def fault(_t: Traffic) -> None:
         return None
 
     return fault
+
+
+@dataclass
+class Scenario:
+    name: str
+    fault: object
+    options: dict = field(default_factory=dict)
 
 
 def main() -> None:
@@ -453,9 +108,22 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=float, default=8)
-    parser.add_argument("--rate", type=float, default=20)
+    parser.add_argument("--duration", type=float, default=8, help="seconds of traffic each")
+    parser.add_argument("--rate", type=float, default=20, help="sends per second")
     parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument(
+        "--saturate-rate", type=float, default=300, help="sends/s offered in the overload"
+    )
+    parser.add_argument("--saturate-seconds", type=float, default=10)
+    parser.add_argument(
+        "--stuck-wait",
+        type=float,
+        default=75,
+        help="seconds to wait for the server to drop the socket that never reads (0: do not)",
+    )
+    parser.add_argument(
+        "--only", action="append", help="run the scenarios whose name contains this (repeatable)"
+    )
     args = parser.parse_args()
     redis = PrivateRedis(6391)
     redis.start()
@@ -467,58 +135,94 @@ def main() -> None:
         os.environ["BENCH_DB"] = "samia_chaos"
     from bench import stack  # reads the variables above
 
+    stack.raise_fd_limit()
     stack.reset_database()
     stack.setup_django()
-    from bench.seed import seed_pairs
+    from bench.seed import seed_loners, seed_pairs
 
     pairs = seed_pairs(args.sessions, prefix="chaos")
+    # The overload's senders stay under the per-user message limit (100 a minute, retries
+    # included): about 25 sends each, so the servers, not the limit, are what is saturated.
+    overload_sends = args.saturate_rate * args.saturate_seconds
+    crowd = seed_pairs(max(args.sessions, math.ceil(overload_sends / 50)), prefix="crowd")
+    flooder, stormer = seed_loners(2, prefix="chaos-loner")
     servers = [stack.Server(port=9201, cpu=None), stack.Server(port=9202, cpu=None)]
     for server in servers:
         server.start()
     bases = [s.url for s in servers]
     read = db_reader(stack.database_url())
     scenarios = [
-        ("retries: every send three times", no_fault(), {"copies": 3}),
-        (
-            "ten sends into one session at the same instant",
-            no_fault(),
-            {"burst": 10, "pairs": pairs[:1]},
-        ),
-        ("20% of connections cut for 3 s", connections_cut(0.2), {}),
-        ("redis restarted mid-traffic", redis_restart(redis), {}),
-        ("redis paused 5 s", redis_pause(redis), {}),
-        ("one server SIGKILLed, the other rolled", server_kill_and_roll(servers), {}),
+        Scenario("retries: every send three times", no_fault(), {"copies": 3}),
+        Scenario("ten sends into one session at the same instant", no_fault(), {"burst": 10}),
+        Scenario("20% of connections cut for 3 s", connections_cut(0.2)),
+        Scenario("redis restarted mid-traffic", redis_restart(redis)),
+        Scenario("redis paused 5 s", redis_pause(redis)),
+        Scenario("one server SIGKILLed, the other rolled", server_kill_and_roll(servers)),
     ]
     if pg is not None:
-        scenarios.append(("postgresql restarted mid-traffic", postgres_restart(pg), {}))
+        scenarios.append(Scenario("postgresql restarted mid-traffic", postgres_restart(pg)))
+    overload = Overload(servers)
+    scenarios += [
+        Scenario(
+            "a socket that never reads, in a busy session",
+            stuck_reader(servers, wait_close_s=args.stuck_wait),
+        ),
+        Scenario(
+            "a socket flooding 1,000 frames/s; one user opening 200 sockets",
+            flood_and_storm(servers, flooder, stormer),
+        ),
+        Scenario(
+            f"overload: {args.saturate_rate:.0f} sends/s for {args.saturate_seconds:.0f} s",
+            overload.fault,
+            {
+                "pairs": crowd,
+                "rate": args.saturate_rate,
+                "duration_s": args.saturate_seconds,
+                "give_up_s": 180,
+                "http_timeout": 30,
+                "answer_timeout": 10,
+                "after": overload.after,
+            },
+        ),
+    ]
+    if args.only:
+        scenarios = [s for s in scenarios if any(w.lower() in s.name.lower() for w in args.only)]
     failed = False
     try:
-        for name, fault, options in scenarios:
+        for scenario in scenarios:
+            options = {"pairs": pairs, "rate": args.rate, "duration_s": args.duration}
+            options.update(scenario.options)
+            rss_before = sum(s.rss_bytes() for s in servers)
+            started = time.monotonic()
             outcome = asyncio.run(
                 run_traffic(
-                    options.pop("pairs", pairs),
+                    options.pop("pairs"),
                     bases,
-                    scenario=name,
-                    duration_s=args.duration,
-                    rate=args.rate,
-                    fault=fault,
+                    scenario=scenario.name,
+                    fault=scenario.fault,
                     db_messages=read,
                     **options,
                 )
             )
+            rss_after = sum(s.rss_bytes() for s in servers)
             status = "ok" if outcome.ok else "FAILED"
             print(
-                f"{status:6} {name}: {outcome.acked}/{outcome.sent} acked, {outcome.reconnects} reconnects,"
-                f" {outcome.catch_ups} catch-ups",
+                f"{status:6} {scenario.name}: {outcome.acked}/{outcome.sent} acked"
+                f" (ws {outcome.acked_ws}, http {outcome.acked_http}), {outcome.reconnects}"
+                f" reconnects, {outcome.catch_ups} catch-ups; {time.monotonic() - started:.0f} s,"
+                f" server RSS {rss_before / 2**20:.0f} -> {rss_after / 2**20:.0f} MB",
                 flush=True,
             )
+            for note in outcome.notes:
+                print("       ", note, flush=True)
             for problem in outcome.problems[:10]:
-                print("       ", problem)
+                print("        PROBLEM:", problem, flush=True)
             failed |= not outcome.ok
     finally:
         for server in servers:
             server.stop()
         redis.stop()
+    print(f"scenarios run: {len(scenarios)}", flush=True)
     raise SystemExit(1 if failed else 0)
 
 
