@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -19,25 +18,20 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
-
 from bench import stack
 from bench.loadgen import (
     BODY,
     Recorder,
-    chat_fire,
     close_sockets,
-    http_session,
     open_loop,
     open_sockets,
-    percentiles,
     sample_picker,
-    socket_fire,
     summarise,
 )
 from bench.seed import Person, seed_loners, seed_pairs
 from bench.siren import siren_run
 from bench.siren import table as siren_table
+from bench.workloads import compare_options, run_chat, run_saturation, wait_settled
 
 SERVER_CPU = 0
 LOADGEN_CPU = 1
@@ -51,129 +45,6 @@ def pin_self(cpu: int) -> None:
 def unpin_self() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
-
-
-def db_check(keys: list[str]) -> dict:
-    """Every acknowledged key must be in the database exactly once."""
-    with psycopg.connect(stack.database_url()) as conn:
-        rows = conn.execute(
-            "SELECT client_msg_id, count(*) FROM chat_message WHERE client_msg_id = ANY(%s) GROUP BY 1",
-            (keys,),
-        ).fetchall()
-    counts = dict(rows)
-    return {
-        "acked_missing_in_db": sum(1 for k in keys if k not in counts),
-        "duplicated_rows": sum(n - 1 for n in counts.values() if n > 1),
-    }
-
-
-async def wait_settled(recorder: Recorder, timeout_s: float) -> None:
-    """Until every send is answered and every acknowledged one delivered (or time is up)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        pending = [
-            s
-            for s in recorder.samples.values()
-            if s.status is None or (s.status in (200, 201) and s.t_deliver is None)
-        ]
-        if not pending:
-            return
-        await asyncio.sleep(0.1)
-
-
-async def http_probe(servers, pairs, stop: asyncio.Event, rate: float = 20.0) -> dict:
-    """Inbox and message-page requests at a steady rate while the chat load runs."""
-    rng = random.Random(3)
-    timings: dict[str, list[float]] = {"inbox": [], "messages": []}
-    async with http_session(limit=16) as http:
-        i = 0
-        while not stop.is_set():
-            person = rng.choice(pairs)[rng.randrange(2)]
-            kind = "inbox" if i % 2 == 0 else "messages"
-            path = (
-                "/api/sessions"
-                if kind == "inbox"
-                else f"/api/sessions/{person.session_id}/messages"
-            )
-            base = servers[i % len(servers)].url
-            t0 = time.perf_counter()
-            async with http.get(
-                base + path, headers={"Authorization": f"Bearer {person.token}"}
-            ) as r:
-                await r.read()
-                if r.status == 200:
-                    timings[kind].append(time.perf_counter() - t0)
-            i += 1
-            await asyncio.sleep(1 / rate)
-    return {kind: percentiles(values) for kind, values in timings.items()}
-
-
-async def run_chat(
-    servers, pairs, *, rate: float, duration_s: float, probe: bool, transport: str = "ws"
-) -> dict:
-    """Open-loop chat: sends as `message.send` frames on the sockets (`ws`, the default)
-    or as HTTP POSTs (`http`); deliveries are the pushes the other member's socket gets."""
-    recorder = Recorder()
-    people = [p for pair in pairs for p in pair]
-    sockets = await open_sockets(people, [s.ws_url for s in servers], recorder=recorder)
-    https = [http_session() for _ in servers]
-    cpu_before = sum(s.cpu_seconds() for s in servers)
-    stop = asyncio.Event()
-    probe_task = asyncio.create_task(http_probe(servers, pairs, stop)) if probe else None
-    if transport == "ws":
-        fire = socket_fire(pairs, sockets, recorder)
-    else:
-        fire = chat_fire(pairs, [s.url for s in servers], https, recorder)
-    await open_loop(rate, duration_s, fire)
-    # As long as the HTTP client's own timeout: an unanswered frame counts as an error.
-    await wait_settled(recorder, timeout_s=30)
-    stop.set()
-    cpu_used = sum(s.cpu_seconds() for s in servers) - cpu_before
-    probe_result = await probe_task if probe_task else None
-    for http in https:
-        await http.close()
-    await close_sockets(sockets)
-    result = summarise(recorder, rate)
-    result["connections"] = len(sockets)
-    result["duration_s"] = duration_s
-    result["server_cpu_s_per_1000_deliveries"] = (
-        round(cpu_used / result["delivered"] * 1000, 3) if result["delivered"] else None
-    )
-    keys = [s.key for s in recorder.samples.values() if s.status in (200, 201)]
-    result.update(db_check(keys))
-    if probe_result:
-        result["http_while_loaded_ms"] = probe_result
-    result["_deliver_samples_ms"] = sorted(
-        round((s.t_deliver - s.t_sched) * 1000, 2) for s in recorder.samples.values() if s.t_deliver
-    )
-    return result
-
-
-def sustained(result: dict) -> bool:
-    return (
-        result["send_deliver_ms"].get("p99", 1e9) <= 1000
-        and result["lost_push"] == 0
-        and not result["errors"]
-        and result["acked_missing_in_db"] == 0
-    )
-
-
-async def run_saturation(servers, pairs, *, rates: list[int], step_s: float) -> dict:
-    steps = []
-    best = 0
-    for rate in rates:
-        result = await run_chat(servers, pairs, rate=rate, duration_s=step_s, probe=False)
-        result.pop("_deliver_samples_ms")
-        steps.append({"rate": rate, **result})
-        print(
-            f"  saturate x{len(servers)} @ {rate}/s: deliver p99 {result['send_deliver_ms'].get('p99')} ms,"
-            f" lost {result['lost_push']}, errors {result['errors']}",
-            flush=True,
-        )
-        if not sustained(result):
-            break
-        best = rate
-    return {"processes": len(servers), "max_sustained_per_s": best, "steps": steps}
 
 
 async def run_idle(server, people: list[Person]) -> dict:
@@ -349,6 +220,15 @@ async def main_async(args) -> dict:
         results["w_saturate_1"]["max_sustained_per_s"],
     )
 
+    print(f"options, one process at {args.options_rate}/s…", flush=True)
+    results["options"] = await compare_options(
+        pairs,
+        cpu=SERVER_CPU,
+        rate=args.options_rate,
+        duration_s=args.options_seconds,
+        rounds=args.options_rounds,
+    )
+
     print(f"W-idle: {args.idle} sockets…", flush=True)
     loners = await asyncio.to_thread(seed_loners, args.idle, prefix="idle")
     idle_server = stack.Server(port=9103, cpu=SERVER_CPU)
@@ -392,6 +272,9 @@ def main() -> None:
         type=lambda s: [int(x) for x in s.split(",")],
         default=[50, 75, 100, 150, 200, 250, 300, 400, 600, 800, 1000],
     )
+    parser.add_argument("--options-rate", type=float, default=80)
+    parser.add_argument("--options-seconds", type=float, default=15)
+    parser.add_argument("--options-rounds", type=int, default=2)
     parser.add_argument("--siren-readers", type=int, default=200)
     parser.add_argument("--siren-requests", type=int, default=20)
     parser.add_argument("--media-runs", type=int, default=3)
@@ -402,6 +285,7 @@ def main() -> None:
     if args.quick:
         args.users, args.rate, args.duration, args.idle, args.step = 100, 50, 5, 300, 3
         args.ladder = [50, 100]
+        args.options_rate, args.options_seconds, args.options_rounds = 30, 3, 1
         args.siren_readers, args.siren_requests, args.media_runs = 20, 3, 1
     stack.raise_fd_limit()
     stack.reset_database()

@@ -89,6 +89,28 @@ Server CPU: {siren["server_cpu_ms_per_request"]} ms per request (ring, cancel an
 """
 
 
+def _options_section(options: dict) -> str:
+    rows = "\n".join(
+        f"| {name} | {run['round']} | {_ms(run['send_ack_ms'], 'p50')} / {_ms(run['send_ack_ms'], 'p99')} |"
+        f" {_ms(run['send_deliver_ms'], 'p50')} / {_ms(run['send_deliver_ms'], 'p99')} |"
+        f" {run['deliveries_per_s']} | {run['server_cpu_s_per_1000_deliveries']} |"
+        f" {run['lost_push']} | {json.dumps(run['errors']) if run['errors'] else '—'} |"
+        for name, runs in options["runs"].items()
+        for run in runs
+    )
+    return f"""## Options measured
+
+One process pinned to core 0, the same sockets and payload, {options["rate"]:g} messages/s
+offered for {options["duration_s"]:g} s; the options take turns, round by round, so drift on
+the shared machine falls on each alike. The deployed shape is Daphne with the PubSub channel
+layer; each other row changes one thing.
+
+| option | round | send→ack p50 / p99 (ms) | send→deliver p50 / p99 (ms) | delivered/s | CPU-s per 1,000 deliveries | lost | errors |
+|---|---|---|---|---|---|---|---|
+{rows}
+"""
+
+
 def _media_rows(media: dict) -> list[tuple[str, str, str, str]]:
     if "error" in media:
         return [("media processing", "see below", f"failed: {media['error']}", _verdict(False))]
@@ -233,7 +255,7 @@ def write_report(results: dict, deliver_samples_ms: list[float], json_path: Path
         ),
     ]
     # Runs older than these workloads have no such keys: their rows and sections are left out.
-    siren, media = results.get("siren"), results.get("media")
+    siren, media, options = results.get("siren"), results.get("media"), results.get("options")
     if siren:
         rows += _siren_rows(siren)
     if media:
@@ -241,6 +263,7 @@ def write_report(results: dict, deliver_samples_ms: list[float], json_path: Path
     extra = "".join(
         section + "\n"
         for section in (
+            _options_section(options) if options else "",
             _siren_section(siren) if siren else "",
             _media_section(media) if media else "",
             import_section(),

@@ -97,6 +97,8 @@ class Server:
     proc: subprocess.Popen | None = None
     log: Path = field(default_factory=Path)
     env: dict[str, str] | None = None  # default: server_env()
+    # "daphne" is what the project deploys; "uvicorn" only for the harness's comparison.
+    kind: str = "daphne"
 
     @property
     def url(self) -> str:
@@ -107,11 +109,15 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/ws/"
 
     def start(self) -> None:
-        daphne = shutil.which("daphne", path=str(Path(sys.executable).parent)) or "daphne"
-        cmd = [daphne, "-b", "127.0.0.1", "-p", str(self.port), "samia_chat.asgi:application"]
+        binary = shutil.which(self.kind, path=str(Path(sys.executable).parent)) or self.kind
+        if self.kind == "uvicorn":
+            args = ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        else:
+            args = ["-b", "127.0.0.1", "-p", str(self.port)]
+        cmd = [binary, *args, "samia_chat.asgi:application"]
         if self.cpu is not None and shutil.which("taskset"):
             cmd = ["taskset", "-c", str(self.cpu), *cmd]
-        self.log = ROOT / "var" / "bench" / f"daphne-{self.port}.log"
+        self.log = ROOT / "var" / "bench" / f"{self.kind}-{self.port}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             cmd,
@@ -127,13 +133,13 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"daphne on {self.port} exited; see {self.log}")
+                raise RuntimeError(f"{self.kind} on {self.port} exited; see {self.log}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1):
                     return
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"daphne on {self.port} did not start; see {self.log}")
+        raise RuntimeError(f"{self.kind} on {self.port} did not start; see {self.log}")
 
     def stop(self, sig: int | None = None) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -176,6 +182,7 @@ def versions() -> dict[str, str]:
         "redis",
         "psycopg",
         "websockets",
+        "uvicorn",
     ):
         out[name] = version(name)
     for cmd, key in (
