@@ -16,6 +16,7 @@ def seed_pairs(n_sessions: int, *, prefix: str) -> list[tuple[Person, Person]]:
     """n_sessions reading sessions, each between a new client and a new reader."""
     from django.contrib.auth.hashers import make_password
 
+    from chat.models import ChatSession
     from chat.services import session_open
     from samia_chat.models import Role, User
     from samia_chat.tokens import access_token_issue
@@ -42,6 +43,12 @@ def seed_pairs(n_sessions: int, *, prefix: str) -> list[tuple[Person, Person]]:
             reader.pk, reader.username, access_token_issue(user=reader), session.pk, client.pk
         )
         pairs.append((a, b))
+    # A full run sends about a hundred messages into each session; a session's text
+    # allowance (10,000 characters by default) would stop its client part-way and the run
+    # would measure the allowance, not the server.
+    ChatSession.objects.filter(pk__in=[a.session_id for a, _ in pairs]).update(
+        client_text_quota_chars=2_000_000_000
+    )
     return pairs
 
 
