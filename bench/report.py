@@ -46,6 +46,14 @@ def _ms(summary: dict, key: str) -> str:
     return "—" if value is None else f"{value:g}"
 
 
+def _cores(result: dict) -> str:
+    cores = result.get("cpu_cores")
+    if not cores:
+        return "—"
+    names = ("servers", "postgresql", "redis", "load generator", "box busy")
+    return " / ".join(f"{cores[name]:g}" for name in names)
+
+
 def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
@@ -280,6 +288,7 @@ def write_report(results: dict, deliver_samples_ms: list[float], json_path: Path
     sat_rows = "\n".join(
         f"| {sat['processes']} | {step['rate']} | {step['deliveries_per_s']} | {_ms(step['send_ack_ms'], 'p99')} |"
         f" {_ms(step['send_deliver_ms'], 'p99')} | {step['lost_push']} | {json.dumps(step['errors']) if step['errors'] else '—'} |"
+        f" {_cores(step)} |"
         for sat in (sat1, sat2)
         for step in sat["steps"]
     )
@@ -315,6 +324,8 @@ on {chat.get("processes", 1)} Daphne process(es),
 {chat["acked"]} acknowledged, {chat["delivered"]} delivered by push
 ({chat["deliveries_per_s"]} deliveries/s), errors {json.dumps(chat["errors"]) or "{}"}.
 Server CPU: {chat["server_cpu_s_per_1000_deliveries"]} CPU-seconds per 1,000 deliveries.
+Cores in use on average (servers / PostgreSQL / Redis / load generator / the whole box busy):
+{_cores(chat)}, of 2.
 
 | | n | p50 | p95 | p99 | max |
 |---|---|---|---|---|---|
@@ -338,10 +349,11 @@ Ratios: project ack p50 / B3 = {ratios["project_ack_p50_vs_b3"]}×; project deli
 ## W-saturate
 
 The offered rate rises step by step ({results["args"]["step"]} s each) until delivery p99 passes
-1 s, a message is lost, or a send fails.
+1 s, a message is lost, or a send fails. The last column is the average number of cores
+each program used while the step ran and settled, and how busy the whole box was (2 = full).
 
-| processes | offered/s | delivered/s | ack p99 (ms) | deliver p99 (ms) | lost | errors |
-|---|---|---|---|---|---|---|
+| processes | offered/s | delivered/s | ack p99 (ms) | deliver p99 (ms) | lost | errors | cores: servers / PostgreSQL / Redis / load generator / box busy |
+|---|---|---|---|---|---|---|---|
 {sat_rows}
 
 ## W-idle

@@ -170,6 +170,39 @@ def proc_rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
 
 
+def cpu_by_program(server_pids: set[int]) -> dict[str, float]:
+    """CPU-seconds used so far by every process on the machine, grouped: the servers under
+    test, PostgreSQL, Redis, this load generator, and the rest. On a box where all of them
+    share two cores, this is what shows which of them a workload is waiting for."""
+    used = {"servers": 0.0, "postgresql": 0.0, "redis": 0.0, "load generator": 0.0, "other": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue  # gone meanwhile
+        pid, comm, fields = int(entry.name), head.split("(", 1)[1], tail.split()
+        if pid in server_pids:
+            group = "servers"
+        elif comm.startswith("postgres"):
+            group = "postgresql"
+        elif comm.startswith("redis-server"):
+            group = "redis"
+        elif pid == os.getpid():
+            group = "load generator"
+        else:
+            group = "other"
+        used[group] += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return used
+
+
+def box_busy_seconds() -> float:
+    """CPU-seconds the whole machine has been busy (all cores, idle and iowait excluded)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / CLK_TCK
+
+
 def versions() -> dict[str, str]:
     from importlib.metadata import version
 
