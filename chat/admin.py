@@ -20,8 +20,9 @@ from chat.models import (
     Message,
 )
 from chat.permissions import access_session
+from chat.removal import message_redact
 from chat.selectors import messages_page
-from chat.services import TRANSITIONS, message_redact, session_change_status
+from chat.services import TRANSITIONS, session_change_status
 from samia_chat.audit import audit_event
 from samia_chat.errors import ServiceError
 from samia_chat.models import AccessEvent

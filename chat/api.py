@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from chat import selectors, services
+from chat import removal, selectors, services
 from chat.attachments import FILE_KINDS, file_send, upload_replay
 from chat.events import message_dict
 from chat.permissions import (
@@ -165,7 +165,7 @@ def session_status(request: HttpRequest, session_id: int, payload: StatusIn):
 @router.delete("/messages/{message_id}", response={200: MessageOut, **ERRORS})
 def message_delete(request: HttpRequest, message_id: int):
     message = access_message(request.auth, message_id, write=True)
-    return message_dict(services.message_delete(message=message, user=request.auth), request.auth)
+    return message_dict(removal.message_delete(message=message, user=request.auth), request.auth)
 
 
 @router.post("/messages/{message_id}/redact", response={200: MessageOut, **ERRORS})
@@ -175,5 +175,5 @@ def message_redact(request: HttpRequest, message_id: int, payload: RedactIn):
     if not can_redact(user):
         raise Forbidden("Only monitors and admins redact messages.")
     return message_dict(
-        services.message_redact(message=message, user=user, reason=payload.reason), user
+        removal.message_redact(message=message, user=user, reason=payload.reason), user
     )

@@ -21,8 +21,8 @@ from chat.models import (
     ReaderAvailability,
     SafetyAlert,
 )
+from chat.removal import message_update_broadcast, stored_files_release
 from chat.retention import person_on_hold
-from chat.services import message_update_broadcast, stored_files_release
 from samia_chat.audit import audit_event
 from samia_chat.errors import Conflict
 from samia_chat.models import AccessEvent, Consent, User

@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chat.models import Attachment, LegalHold, Membership, Message
-from chat.services import stored_files_release
+from chat.removal import stored_files_release
 
 BATCH = 500
 TOMBSTONES = (Message.Status.DELETED, Message.Status.REDACTED)

@@ -124,7 +124,7 @@ class Attachment(models.Model):
     name = models.CharField(max_length=160)
     size_bytes = models.PositiveBigIntegerField()
     # Not unique: imported history stores identical files once and its attachments share
-    # the object (chat.services.stored_files_release deletes it with the last of them).
+    # the object (chat.removal.stored_files_release deletes it with the last of them).
     storage_key = models.CharField(max_length=255, db_index=True)
     # The SHA-256 of the file an import read, so a later run reuses its stored object.
     source_sha256 = models.CharField(max_length=64, blank=True, db_index=True)

@@ -3,7 +3,7 @@ the bytes, decrypted, with ranges for seeking and headers that keep browsers saf
 
 import pytest
 
-from chat import services
+from chat import removal
 from chat.models import Message
 from samia_chat.models import AccessEvent
 from samia_chat.tokens import token_pair_issue
@@ -154,7 +154,7 @@ def test_redacting_the_message_removes_the_file(monitor, sent_text, file_store, 
     [stored] = [p for p in file_store.rglob("*") if p.is_file()]
 
     with after_commit():
-        services.message_redact(message=message, user=monitor, reason="Personal data")
+        removal.message_redact(message=message, user=monitor, reason="Personal data")
 
     assert not stored.exists()
     message.refresh_from_db()

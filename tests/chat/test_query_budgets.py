@@ -83,3 +83,30 @@ def test_message_page_costs_the_same_queries_for_five_messages_as_for_a_hundred(
     assert len(response.json()["messages"]) == 100
     assert len(captured) == small
     assert first.pk == response.json()["messages"][0]["id"]
+
+
+# The membership with the session row locked, the replay check, the INSERT, the session's
+# last-message UPDATE and the sender's read pointer: five statements in one transaction
+# (BEGIN and COMMIT in production; here the test's transaction makes them a savepoint).
+TEXT_SEND_STATEMENTS = 5
+
+
+def test_a_text_send_costs_five_statements_in_one_transaction(
+    reading, client_user, reader_user, django_assert_max_num_queries
+):
+    from chat.sending import text_message_post
+
+    for i in range(20):
+        message_create(session=reading, sender=reader_user if i % 2 else client_user)
+
+    with django_assert_max_num_queries(TEXT_SEND_STATEMENTS + 2) as captured:
+        message, created = text_message_post(
+            client_user, reading.pk, body="Is the tower card bad?", client_msg_id="budget-1"
+        )
+
+    assert created and message.body == "Is the tower card bad?"
+    sql = [q["sql"] for q in captured.captured_queries]
+    statements = [q for q in sql if "SAVEPOINT" not in q]
+    assert len(statements) == TEXT_SEND_STATEMENTS, sql
+    if connection.vendor == "postgresql":  # SQLite has no row locks; it locks the file
+        assert "FOR UPDATE" in statements[0]  # the access check takes the session lock

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chat import services
+from chat import removal, services
 from chat.models import ChatSession, Membership, Message
 from samia_chat.errors import Conflict, Forbidden, Invalid
 from samia_chat.models import AccessEvent
@@ -230,7 +230,7 @@ def test_message_delete_turns_the_own_message_into_a_tombstone(
     probe = listen(session_group(reading.pk))
 
     with after_commit():
-        services.message_delete(message=message, user=client_user)
+        removal.message_delete(message=message, user=client_user)
 
     message.refresh_from_db()
     assert message.status == Message.Status.DELETED
@@ -247,7 +247,7 @@ def test_message_delete_refuses_someone_elses_message(reading, client_user, read
     message = message_create(session=reading, sender=reader_user, body="keep me")
 
     with pytest.raises(Forbidden) as refused:
-        services.message_delete(message=message, user=client_user)
+        removal.message_delete(message=message, user=client_user)
 
     assert refused.value.code == "NOT_YOUR_MESSAGE"
     message.refresh_from_db()
@@ -259,7 +259,7 @@ def test_message_delete_refuses_once_the_window_has_passed(reading, client_user)
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(seconds=301))
 
     with pytest.raises(Forbidden) as refused:
-        services.message_delete(message=message, user=client_user)
+        removal.message_delete(message=message, user=client_user)
 
     assert refused.value.code == "DELETE_WINDOW_PASSED"
     message.refresh_from_db()
@@ -271,7 +271,7 @@ def test_message_delete_follows_the_configured_window(reading, client_user, sett
     message = message_create(session=reading, sender=client_user)
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(minutes=30))
 
-    services.message_delete(message=message, user=client_user)
+    removal.message_delete(message=message, user=client_user)
 
     message.refresh_from_db()
     assert message.status == Message.Status.DELETED
@@ -279,10 +279,10 @@ def test_message_delete_follows_the_configured_window(reading, client_user, sett
 
 def test_message_delete_refuses_a_message_already_deleted(reading, client_user):
     message = message_create(session=reading, sender=client_user)
-    services.message_delete(message=message, user=client_user)
+    removal.message_delete(message=message, user=client_user)
 
     with pytest.raises(Conflict) as refused:
-        services.message_delete(message=message, user=client_user)
+        removal.message_delete(message=message, user=client_user)
 
     assert refused.value.code == "ALREADY_DELETED"
 
@@ -292,7 +292,7 @@ def test_message_delete_refuses_in_a_locked_session(reading, client_user):
     ChatSession.objects.filter(pk=reading.pk).update(status=ChatSession.Status.LOCKED)
 
     with pytest.raises(Conflict) as refused:
-        services.message_delete(message=message, user=client_user)
+        removal.message_delete(message=message, user=client_user)
 
     assert refused.value.code == "SESSION_INACTIVE"
     message.refresh_from_db()
@@ -307,7 +307,7 @@ def test_message_redact_requires_a_reason(reading, client_user, monitor, reason)
     message = message_create(session=reading, sender=client_user, body="my phone is ...")
 
     with pytest.raises(Invalid) as refused:
-        services.message_redact(message=message, user=monitor, reason=reason)
+        removal.message_redact(message=message, user=monitor, reason=reason)
 
     assert refused.value.code == "REASON_REQUIRED"
     message.refresh_from_db()
@@ -322,7 +322,7 @@ def test_message_redact_removes_the_content_audits_and_broadcasts(
     probe = listen(session_group(reading.pk))
 
     with after_commit():
-        services.message_redact(message=message, user=monitor, reason="contact details")
+        removal.message_redact(message=message, user=monitor, reason="contact details")
 
     message.refresh_from_db()
     assert message.status == Message.Status.REDACTED
@@ -343,10 +343,10 @@ def test_message_redact_removes_the_content_audits_and_broadcasts(
 
 def test_message_redact_refuses_a_message_already_redacted(reading, client_user, admin):
     message = message_create(session=reading, sender=client_user)
-    services.message_redact(message=message, user=admin, reason="abuse")
+    removal.message_redact(message=message, user=admin, reason="abuse")
 
     with pytest.raises(Conflict) as refused:
-        services.message_redact(message=message, user=admin, reason="again")
+        removal.message_redact(message=message, user=admin, reason="again")
 
     assert refused.value.code == "ALREADY_REDACTED"
     message.refresh_from_db()
