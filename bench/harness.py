@@ -163,10 +163,19 @@ async def main_async(args) -> dict:
         server.start()
     try:
         unpin_self()
+        # The same minute twice: first on servers that have just started (recorded as
+        # w_chat_first_minute), then on servers that have been serving, which is what the
+        # targets are about. The first minute's tail is longer (docs/performance.md).
         print(
-            f"W-chat: {args.users} users, {args.rate}/s for {args.duration}s, two processes…",
+            f"W-chat: {args.users} users, {args.rate}/s for {args.duration}s, two processes,"
+            " first minute after start…",
             flush=True,
         )
+        first = await run_chat(two, pairs, rate=args.rate, duration_s=args.duration, probe=True)
+        first.pop("_deliver_samples_ms")
+        results["w_chat_first_minute"] = first
+        print("  ", first, flush=True)
+        print("W-chat, again on the same servers…", flush=True)
         chat = await run_chat(two, pairs, rate=args.rate, duration_s=args.duration, probe=True)
         chat["processes"] = len(two)
         results["w_chat"] = chat

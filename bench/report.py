@@ -46,6 +46,24 @@ def _ms(summary: dict, key: str) -> str:
     return "—" if value is None else f"{value:g}"
 
 
+def _first_minute(first: dict | None) -> str:
+    """The same load on servers that had just started, run before the measured minute."""
+    if not first:
+        return ""
+    ack, dlv = first["send_ack_ms"], first["send_deliver_ms"]
+    http = first.get("http_while_loaded_ms", {})
+    http_p95 = max(http.get("inbox", {}).get("p95", 0), http.get("messages", {}).get("p95", 0))
+    return (
+        f"These figures are from the second {first['duration_s']:g} s of this load on the same"
+        f" servers. The first {first['duration_s']:g} s, on servers that had just started,"
+        " measured the same way:"
+        f" send→ack p50 {_ms(ack, 'p50')} / p99 {_ms(ack, 'p99')} ms, send→deliver p50"
+        f" {_ms(dlv, 'p50')} / p99 {_ms(dlv, 'p99')} ms, HTTP p95 {http_p95} ms;"
+        f" {first['lost_push']} lost, {first['duplicates_push']} duplicated,"
+        f" {first['acked_missing_in_db']} acknowledged but missing in the database.\n"
+    )
+
+
 def _cores(result: dict) -> str:
     cores = result.get("cpu_cores")
     if not cores:
@@ -323,7 +341,7 @@ on {chat.get("processes", 1)} Daphne process(es),
 {chat["offered_per_s"]} messages/s offered for {chat["duration_s"]} s: {chat["sent"]} sent,
 {chat["acked"]} acknowledged, {chat["delivered"]} delivered by push
 ({chat["deliveries_per_s"]} deliveries/s), errors {json.dumps(chat["errors"]) or "{}"}.
-Server CPU: {chat["server_cpu_s_per_1000_deliveries"]} CPU-seconds per 1,000 deliveries.
+{_first_minute(results.get("w_chat_first_minute"))}Server CPU: {chat["server_cpu_s_per_1000_deliveries"]} CPU-seconds per 1,000 deliveries.
 Cores in use on average (servers / PostgreSQL / Redis / load generator / the whole box busy):
 {_cores(chat)}, of 2.
 
