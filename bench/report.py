@@ -322,7 +322,8 @@ sent as `message.send` frames on each sender's socket (the same code path as the
 and acknowledged by `message.sent`. Load is open-loop: sends start at a fixed rate whatever
 the server does, and latency is measured from the *intended* send time.
 Absolute times on a shared machine drift; the baseline rungs below were measured in the same
-run with the same sockets, payload and offered rate, so ratios are the steadier figures.
+run with the same sockets, payload and offered rate, to show the floor of that moment (the
+notes at the end give the drift across runs).
 
 Versions: {versions}.
 
