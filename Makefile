@@ -53,7 +53,7 @@ format:
 	$(BIN)/ruff check --fix .
 
 # The load harness: starts Daphne on PostgreSQL + Redis, drives the workloads, and rewrites
-# docs/performance.md from the run (about 25 minutes). bench-quick only checks it works.
+# docs/performance.md from the run (about 10 minutes). bench-quick only checks it works.
 setup-bench: setup-test
 	$(BIN)/pip install -q -r bench/requirements.txt
 
