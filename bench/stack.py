@@ -204,7 +204,7 @@ def box_busy_seconds() -> float:
 
 
 def versions() -> dict[str, str]:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": sys.version.split()[0]}
     for name in (
@@ -217,7 +217,8 @@ def versions() -> dict[str, str]:
         "websockets",
         "uvicorn",
     ):
-        out[name] = version(name)
+        with contextlib.suppress(PackageNotFoundError):  # uvicorn: bench/requirements.txt only
+            out[name] = version(name)
     for cmd, key in (
         (["psql", "--version"], "postgresql"),
         (["redis-server", "--version"], "redis-server"),
