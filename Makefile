@@ -73,4 +73,4 @@ bench-import: setup-test
 # Faults under traffic (Redis, PostgreSQL and server processes killed), longer than CI's run.
 chaos: setup-test
 	scripts/services.sh
-	$(BIN)/python -m bench.chaos --duration 15 --rate 30 --sessions 20
+	$(BIN)/python -m bench.chaos --duration 15 --rate 30 --sessions 20 --saturate-rate 600
