@@ -264,56 +264,39 @@ def message_send(
     # Under the caller's lock the caller's transaction is the unit: a savepoint of our own
     # would add two round trips to every send and undo nothing its rollback does not.
     with nullcontext() if session_locked else transaction.atomic():
-        return _message_send(
-            session=session,
+        client_msg_id_check(client_msg_id)
+        body = _validate_text(body)
+        if not session_locked:
+            session = session_row_lock(session.pk)
+        existing = message_replay(session=session, sender=sender, client_msg_id=client_msg_id)
+        if existing is not None:
+            if existing.body != body and not existing.is_tombstone:
+                raise Conflict(
+                    "This client_msg_id was already used for a different message.",
+                    code="CLIENT_MSG_ID_REUSED",
+                )
+            return existing, False
+        if session.status != ChatSession.Status.ACTIVE:
+            raise Conflict(
+                f"This session is {session.get_status_display().lower()}; it accepts no messages.",
+                code="SESSION_INACTIVE",
+            )
+        reply_to = reply_to_find(session=session, reply_to_id=reply_to_id)
+        if sender.role == Role.CLIENT:
+            if session.client_text_chars_used + len(body) > session.client_text_quota_chars:
+                raise Conflict(
+                    "You have used this session's text allowance.", code="QUOTA_EXCEEDED"
+                )
+            session.client_text_chars_used += len(body)
+        message = message_deliver(
+            session,
             sender=sender,
+            kind=Message.Kind.TEXT,
             body=body,
             client_msg_id=client_msg_id,
-            reply_to_id=reply_to_id,
-            session_locked=session_locked,
+            reply_to=reply_to,
         )
-
-
-def _message_send(
-    *,
-    session: ChatSession,
-    sender: User,
-    body: str,
-    client_msg_id: str,
-    reply_to_id: int | None,
-    session_locked: bool,
-) -> tuple[Message, bool]:
-    client_msg_id_check(client_msg_id)
-    body = _validate_text(body)
-    if not session_locked:
-        session = session_row_lock(session.pk)
-    existing = message_replay(session=session, sender=sender, client_msg_id=client_msg_id)
-    if existing is not None:
-        if existing.body != body and not existing.is_tombstone:
-            raise Conflict(
-                "This client_msg_id was already used for a different message.",
-                code="CLIENT_MSG_ID_REUSED",
-            )
-        return existing, False
-    if session.status != ChatSession.Status.ACTIVE:
-        raise Conflict(
-            f"This session is {session.get_status_display().lower()}; it accepts no messages.",
-            code="SESSION_INACTIVE",
-        )
-    reply_to = reply_to_find(session=session, reply_to_id=reply_to_id)
-    if sender.role == Role.CLIENT:
-        if session.client_text_chars_used + len(body) > session.client_text_quota_chars:
-            raise Conflict("You have used this session's text allowance.", code="QUOTA_EXCEEDED")
-        session.client_text_chars_used += len(body)
-    message = message_deliver(
-        session,
-        sender=sender,
-        kind=Message.Kind.TEXT,
-        body=body,
-        client_msg_id=client_msg_id,
-        reply_to=reply_to,
-    )
-    return message, True
+        return message, True
 
 
 def session_mark_read(*, membership: Membership, up_to: int) -> int:

@@ -26,6 +26,18 @@ def _send(session, sender, body="The Star, upright.", client_msg_id="", **kwargs
 # --- message_send -----------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)
+def test_message_send_under_the_callers_lock_refuses_to_run_outside_a_transaction(
+    reading, client_user
+):
+    # session_locked=True means "my transaction holds the row lock": without a transaction
+    # there is no lock, and sends would no longer be ordered, so it must not run.
+    with pytest.raises(RuntimeError):
+        _send(reading, client_user, session_locked=True)
+
+    assert not Message.objects.filter(session=reading).exists()
+
+
 def test_message_send_stores_the_message_and_moves_the_session_pointers(reading, client_user):
     message, created = _send(reading, client_user, client_msg_id="c-1")
 
