@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench.chaos_clients import NETWORK_ERRORS, Traffic
 from bench.chaos_services import TCP_ESTABLISHED, tcp_connection
+from bench.loadgen import percentiles
 
 MB = 2**20
 # The stuck socket's own receive buffer (the kernel doubles it): the server's data piles up
@@ -29,12 +30,6 @@ STUCK_RCVBUF = 4096
 # what was pushed to the stuck socket (see stuck_reader).
 RSS_SLACK = 32 * MB
 FEED_CHARS = 4900  # MESSAGE_MAX_CHARS is 5,000
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
 
 
 async def open_stuck_socket(port: int, token: str) -> socket.socket:
@@ -314,7 +309,7 @@ class Overload:
             f" {server_cpu:.0f} CPU-s, this client {client_cpu:.0f} CPU-s"
         )
         if acked:
-            latencies = [s.acked_after for s in acked]
+            ack = percentiles([s.acked_after for s in acked])
             failed = Counter(
                 str(status)
                 for s in t.sends
@@ -322,7 +317,7 @@ class Overload:
                 if status not in (200, 201, "ws-sent")
             )
             t.notes.append(
-                f"ack p50 {percentile(latencies, 0.5):.1f} s, p99 {percentile(latencies, 0.99):.1f}"
+                f"ack p50 {ack['p50'] / 1000:.1f} s, p99 {ack['p99'] / 1000:.1f}"
                 f" s; {sum(s.attempts for s in t.sends)} attempts for {len(t.sends)} sends;"
                 " failed attempts: "
                 + (", ".join(f"{k} {v}" for k, v in failed.most_common()) or "none")
@@ -338,16 +333,17 @@ class Overload:
         if len(latencies) < self.n:
             t.problems.append(f"after the overload, {self.n - len(latencies)} sends not acked")
             return
-        p99 = percentile(latencies, 0.99)
+        measured = percentiles(latencies)
+        p99 = measured["p99"] / 1000
         by_via = {
             via: [s.acked_after for s in probes if s.acked_via == via] for via in ("ws", "http")
         }
         t.notes.append(
             f"servers quiet {quiet_s:.0f} s after the last ack; then {self.n} sends at"
-            f" {self.rate:.0f}/s acked p50 {percentile(latencies, 0.5) * 1000:.0f} ms, p99"
-            f" {p99 * 1000:.0f} ms ("
+            f" {self.rate:.0f}/s acked p50 {measured['p50']:.0f} ms, p99"
+            f" {measured['p99']:.0f} ms ("
             + ", ".join(
-                f"{via} {len(v)}: p99 {percentile(v, 0.99) * 1000:.0f} ms"
+                f"{via} {len(v)}: p99 {percentiles(v)['p99']:.0f} ms"
                 for via, v in by_via.items()
                 if v
             )

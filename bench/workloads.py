@@ -87,7 +87,6 @@ async def run_chat(
     people = [p for pair in pairs for p in pair]
     sockets = await open_sockets(people, [s.ws_url for s in servers], recorder=recorder)
     https = [http_session() for _ in servers]
-    cpu_before = sum(s.cpu_seconds() for s in servers)
     server_pids = {s.proc.pid for s in servers}
     programs_before, box_before = stack.cpu_by_program(server_pids), stack.box_busy_seconds()
     t_start = time.monotonic()
@@ -101,7 +100,6 @@ async def run_chat(
     # As long as the HTTP client's own timeout: an unanswered frame counts as an error.
     await wait_settled(recorder, timeout_s=30)
     stop.set()
-    cpu_used = sum(s.cpu_seconds() for s in servers) - cpu_before
     elapsed = time.monotonic() - t_start
     programs_after, box_after = stack.cpu_by_program(server_pids), stack.box_busy_seconds()
     probe_result = await probe_task if probe_task else None
@@ -111,14 +109,12 @@ async def run_chat(
     result = summarise(recorder, rate)
     result["connections"] = len(sockets)
     result["duration_s"] = duration_s
+    used = {name: programs_after[name] - programs_before[name] for name in programs_after}
     result["server_cpu_s_per_1000_deliveries"] = (
-        round(cpu_used / result["delivered"] * 1000, 3) if result["delivered"] else None
+        round(used["servers"] / result["delivered"] * 1000, 3) if result["delivered"] else None
     )
     # Cores in use on average while the load ran and settled, by program and for the box.
-    result["cpu_cores"] = {
-        name: round((programs_after[name] - programs_before[name]) / elapsed, 2)
-        for name in programs_after
-    }
+    result["cpu_cores"] = {name: round(seconds / elapsed, 2) for name, seconds in used.items()}
     result["cpu_cores"]["box busy"] = round((box_after - box_before) / elapsed, 2)
     keys = [s.key for s in recorder.samples.values() if s.status in (200, 201)]
     result.update(db_check(keys))
