@@ -63,6 +63,28 @@ async def test_the_same_client_msg_id_twice_makes_one_message(
     assert await reader_socket.receive_nothing()
 
 
+async def test_one_message_sent_from_two_tabs_at_once_is_stored_once(
+    sockets, sync, reading, client_user, reader_user
+):
+    # A double click that reaches the server through two tabs: both frames are in flight
+    # together (sends run in a thread pool, so they really race for the session lock).
+    reader_socket = await sockets.open(reader_user)
+    tab_a = await sockets.open(client_user)
+    tab_b = await sockets.open(client_user)
+    frame = _frame(reading)
+
+    await tab_a.send(frame)
+    await tab_b.send(frame)
+    answers = [await tab_a.receive_type("message.sent"), await tab_b.receive_type("message.sent")]
+
+    assert sorted(a["created"] for a in answers) == [False, True]
+    assert answers[0]["message"]["id"] == answers[1]["message"]["id"]
+    assert len(await sync(_rows, reading)) == 1
+    pushed = await reader_socket.receive_type("message.created")
+    assert pushed["message"]["id"] == answers[0]["message"]["id"]
+    assert await reader_socket.receive_nothing()
+
+
 async def test_an_outsider_cannot_send_into_the_session(sockets, sync, reading, outsider):
     socket = await sockets.open(outsider)
     frame = _frame(reading)
